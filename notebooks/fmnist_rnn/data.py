@@ -1,0 +1,228 @@
+"""Loading the official Fashion-MNIST files, verified, online or offline.
+
+Two sources, never mixed and never silently swapped:
+
+* ``FASHION_MNIST_DIR`` set: the four official ``.gz`` files in that folder
+  (offline machines, tests and CI).
+* otherwise: Keras's own download and cache,
+  ``$KERAS_HOME/datasets/fashion-mnist`` (default ``~/.keras``), exactly where
+  ``keras.datasets.fashion_mnist.load_data()`` keeps them.
+
+Every load checks each file against the MD5 published with the dataset before
+a single byte is parsed. A missing, truncated or altered file raises
+:class:`FashionMNISTError` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+__all__ = [
+    "CLASS_NAMES",
+    "MD5SUMS",
+    "FashionMNISTError",
+    "Splits",
+    "data_source",
+    "load_fashion_mnist",
+    "load_splits",
+    "stratified_subset",
+    "train_val_split",
+]
+
+#: Label ``k`` is ``CLASS_NAMES[k]`` (order of the dataset's README).
+CLASS_NAMES: tuple[str, ...] = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+#: MD5 checksums published in the official Fashion-MNIST README.
+MD5SUMS: dict[str, str] = {
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+}
+
+KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+KERAS_CACHE_SUBDIR = os.path.join("datasets", "fashion-mnist")
+ENV_DIR = "FASHION_MNIST_DIR"
+VAL_SIZE = 5000
+SPLIT_SEED = 0
+
+
+class FashionMNISTError(RuntimeError):
+    """The official Fashion-MNIST files could not be found, fetched or verified."""
+
+
+def data_source() -> str:
+    """Describe where :func:`load_fashion_mnist` reads from, for printing."""
+    folder = os.environ.get(ENV_DIR)
+    if folder:
+        return f"local folder {folder} (from ${ENV_DIR})"
+    return "Keras cache ($KERAS_HOME/datasets/fashion-mnist), downloaded on first use"
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(path: Path, fix: str) -> None:
+    expected = MD5SUMS[path.name]
+    if not path.is_file():
+        raise FashionMNISTError(f"Fashion-MNIST file {path} is missing. {fix}")
+    actual = _md5(path)
+    if actual != expected:
+        raise FashionMNISTError(
+            f"Fashion-MNIST file {path} is corrupt or not the official file: "
+            f"MD5 {actual}, expected {expected} ({path.stat().st_size} bytes). {fix}"
+        )
+
+
+def _local_files(folder: str) -> dict[str, Path]:
+    root = Path(folder).expanduser()
+    fix = (
+        f"Put the four official files ({', '.join(MD5SUMS)}) in that folder, "
+        f"or unset {ENV_DIR} to download them through Keras."
+    )
+    if not root.is_dir():
+        raise FashionMNISTError(f"{ENV_DIR}={folder!r} is not an existing folder. {fix}")
+    paths = {name: root / name for name in MD5SUMS}
+    for path in paths.values():
+        _verify(path, fix)
+    return paths
+
+
+def _keras_files() -> dict[str, Path]:
+    from keras.utils import get_file  # imported lazily: TensorFlow is slow to import
+
+    paths = {}
+    for name in MD5SUMS:
+        try:
+            paths[name] = Path(
+                get_file(name, origin=KERAS_ORIGIN + name, cache_subdir=KERAS_CACHE_SUBDIR)
+            )
+        except Exception as error:  # network errors come in many classes
+            raise FashionMNISTError(
+                f"Could not download Fashion-MNIST file {name} from {KERAS_ORIGIN}: "
+                f"{error}. Connect to the internet, or set {ENV_DIR} to a folder "
+                "that holds the four official .gz files."
+            ) from error
+        fix = (
+            f"Delete {paths[name]} so that Keras downloads it again, or set "
+            f"{ENV_DIR} to a folder with the official files."
+        )
+        _verify(paths[name], fix)
+    return paths
+
+
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """Parse one gzipped IDX file (the format of the MNIST family) into uint8."""
+    with gzip.open(path, "rb") as handle:
+        raw = handle.read()
+    magic = int.from_bytes(raw[:4], "big")
+    if magic != 0x0800 + ndim:
+        raise FashionMNISTError(f"{path} is not an IDX file of rank {ndim}.")
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def load_fashion_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Load the official Fashion-MNIST, verified against the published MD5s.
+
+    Returns ``((x_train, y_train), (x_test, y_test))``: uint8 arrays of shapes
+    (60000, 28, 28), (60000,), (10000, 28, 28) and (10000,), the same arrays as
+    ``keras.datasets.fashion_mnist.load_data()``.
+
+    Raises:
+        FashionMNISTError: a file is missing, corrupt, or cannot be downloaded.
+    """
+    folder = os.environ.get(ENV_DIR)
+    paths = _local_files(folder) if folder else _keras_files()
+    x_train = _read_idx(paths["train-images-idx3-ubyte.gz"], 3)
+    y_train = _read_idx(paths["train-labels-idx1-ubyte.gz"], 1)
+    x_test = _read_idx(paths["t10k-images-idx3-ubyte.gz"], 3)
+    y_test = _read_idx(paths["t10k-labels-idx1-ubyte.gz"], 1)
+    return (x_train, y_train), (x_test, y_test)
+
+
+def stratified_subset(
+    x: np.ndarray, y: np.ndarray, size: int | None, seed: int = SPLIT_SEED
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``size`` examples of ``(x, y)`` with the class balance of ``y``.
+
+    ``size=None`` or ``size >= len(y)`` returns the arrays unchanged.
+    """
+    if size is None or size >= len(y):
+        return x, y
+    if size < 1:
+        raise ValueError(f"subset size must be at least 1, got {size}")
+    x_sub, _, y_sub, _ = train_test_split(x, y, train_size=size, stratify=y, random_state=seed)
+    return x_sub, y_sub
+
+
+def train_val_split(
+    x: np.ndarray, y: np.ndarray, val_size: int = VAL_SIZE, seed: int = SPLIT_SEED
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Split training data into a fixed, stratified train and validation part.
+
+    With the defaults, the 60,000 training images become 55,000 / 5,000, the
+    same split in every chapter, so that no chapter tunes on the test set.
+    """
+    x_tr, x_val, y_tr, y_val = train_test_split(
+        x, y, test_size=val_size, stratify=y, random_state=seed
+    )
+    return (x_tr, y_tr), (x_val, y_val)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train / validation / test arrays (uint8 images, uint8 labels)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def sizes(self) -> dict[str, int]:
+        """Number of images in each split."""
+        return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
+
+
+def load_splits(profile=None) -> Splits:
+    """The fixed 55k/5k/10k split, cut down to the sizes the run profile allows.
+
+    Args:
+        profile: a :class:`fmnist_rnn.profiles.Profile`; default: the active one
+            (``FMNIST_PROFILE``).
+    """
+    from .profiles import get_profile
+
+    profile = profile or get_profile()
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    (x_tr, y_tr), (x_val, y_val) = train_val_split(x_train, y_train)
+    x_tr, y_tr = stratified_subset(x_tr, y_tr, profile.max_train)
+    x_val, y_val = stratified_subset(x_val, y_val, profile.max_val)
+    x_te, y_te = stratified_subset(x_test, y_test, profile.max_test)
+    return Splits(x_tr, y_tr, x_val, y_val, x_te, y_te)
