@@ -11,6 +11,11 @@ Each module is named after a concept the book teaches:
 Importing the package does not import TensorFlow; the modules that need it do.
 """
 
+import os
+
+# Keep TensorFlow's C++ start-up chatter out of notebooks (set before TF is imported).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 from .data import CLASS_NAMES, FashionMNISTError, load_fashion_mnist, load_splits
 from .profiles import get_profile
 from .seeding import set_seed
