@@ -1,0 +1,64 @@
+"""The run-profile switch and seeding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fmnist_rnn.profiles import ENV_PROFILE, PROFILES, get_profile
+from fmnist_rnn.seeding import set_seed
+
+
+def test_default_is_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_PROFILE, raising=False)
+    profile = get_profile()
+    assert profile.name == "full" and not profile.is_smoke
+    assert profile.epochs(20) == 20
+    assert profile.count(10_000) == 10_000
+    assert profile.count(None, "test") is None
+
+
+def test_smoke_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_PROFILE, " Smoke ")
+    profile = get_profile()
+    assert profile.is_smoke
+    assert profile.epochs(20) == 1
+    assert profile.count(10_000, "train") == 1500
+    assert profile.count(300, "train") == 300
+    assert profile.count(None, "test") == 500
+    assert 1000 <= profile.max_train <= 2000 and profile.max_test == 500
+
+
+def test_unknown_profile_lists_valid_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_PROFILE, "fast")
+    with pytest.raises(ValueError, match=r"unknown run profile 'fast'.*full, smoke"):
+        get_profile()
+    with pytest.raises(ValueError, match="valid profiles"):
+        get_profile("tiny")
+
+
+def test_bad_requests() -> None:
+    profile = PROFILES["smoke"]
+    with pytest.raises(ValueError, match="epochs"):
+        profile.epochs(0)
+    with pytest.raises(ValueError, match="unknown split"):
+        profile.count(10, "validation")
+    with pytest.raises(ValueError, match="at least 1"):
+        profile.count(-5)
+
+
+def test_set_seed_repeats_numpy_and_keras() -> None:
+    import keras
+
+    def draw() -> tuple[np.ndarray, np.ndarray]:
+        return np.random.rand(3), keras.random.normal((3,)).numpy()  # noqa: NPY002
+
+    set_seed(42)
+    first = draw()
+    set_seed(42)
+    second = draw()
+    set_seed(43)
+    third = draw()
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    assert not np.array_equal(first[0], third[0])
