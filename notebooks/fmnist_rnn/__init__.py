@@ -8,13 +8,13 @@ Each module is named after a concept the book teaches:
 * :mod:`fmnist_rnn.seeding`: one call that seeds every random generator;
 * :mod:`fmnist_rnn.plots`: the figures the chapters share.
 
-Importing the package does not import TensorFlow; the modules that need it do.
+Importing the package imports TensorFlow and Keras once, with their C++ start-up
+log lines silenced (see :mod:`fmnist_rnn._quiet_import`).
 """
 
-import os
+from ._quiet_import import import_tensorflow_quietly
 
-# Keep TensorFlow's C++ start-up chatter out of notebooks (set before TF is imported).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import_tensorflow_quietly()
 
 from .data import CLASS_NAMES, FashionMNISTError, load_fashion_mnist, load_splits
 from .profiles import get_profile

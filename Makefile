@@ -1,0 +1,41 @@
+# One command each: `make test` and `make book` create the virtual environment when missing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+# Offline machines keep the official files beside the repository; use them when present.
+SHARED_DATA := $(abspath ../shared/fashion-mnist)
+ifneq ($(wildcard $(SHARED_DATA)/MD5SUMS),)
+export FASHION_MNIST_DIR ?= $(SHARED_DATA)
+endif
+
+.PHONY: setup test lint book book-smoke lab clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+## Unit tests, then every notebook executed by nbmake, in the quick smoke profile.
+test: setup
+	FMNIST_PROFILE=smoke $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=900 $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check notebooks/fmnist_rnn tests benchmarks
+	$(BIN)/ruff format --check notebooks/fmnist_rnn tests benchmarks
+
+## The book, every notebook executed (profile from FMNIST_PROFILE, default full).
+book: setup
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+book-smoke: setup
+	FMNIST_PROFILE=smoke $(BIN)/jupyter-book build . -W -n --keep-going
+
+lab: setup
+	$(BIN)/jupyter lab notebooks
+
+clean:
+	rm -rf _build .pytest_cache
