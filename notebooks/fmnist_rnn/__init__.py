@@ -13,13 +13,13 @@ log lines silenced (see :mod:`fmnist_rnn._quiet_import`).
 """
 
 from ._quiet_import import import_tensorflow_quietly
-
-import_tensorflow_quietly()
-
 from .data import CLASS_NAMES, FashionMNISTError, load_fashion_mnist, load_splits
 from .profiles import get_profile
 from .seeding import set_seed
 from .sequences import as_columns, as_image_tensor, as_pixels, as_rows, scale
+
+# None of the modules above imports TensorFlow at import time; do it here, quietly.
+import_tensorflow_quietly()
 
 __all__ = [
     "CLASS_NAMES",

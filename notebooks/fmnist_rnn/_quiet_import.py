@@ -1,8 +1,8 @@
 """Import TensorFlow once, without the C++ start-up log lines it writes to stderr.
 
 TensorFlow's native libraries print INFO lines (oneDNN, CUDA, CPU features) on
-import and at device discovery, before any logging setting can take effect; in a notebook they appear
-as a red block under the first cell. They carry no information for a reader,
+import and at device discovery, before any logging setting can take effect; in
+a notebook they appear as a red block under the first cell. They carry no information for a reader,
 so the package imports TensorFlow with file descriptor 2 pointed at /dev/null
 for the duration of the import only. Errors raised by the import still
 propagate as Python exceptions.
