@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+LINT_PATHS := notebooks/fmnist_rnn tests $(wildcard benchmarks)
 
 # Offline machines keep the official files beside the repository; use them when present.
 SHARED_DATA := $(abspath ../shared/fashion-mnist)
@@ -24,8 +25,8 @@ test: setup
 	FMNIST_PROFILE=smoke $(BIN)/python -m pytest tests notebooks --nbmake --nbmake-timeout=900 $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check notebooks/fmnist_rnn tests benchmarks
-	$(BIN)/ruff format --check notebooks/fmnist_rnn tests benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 ## The book, every notebook executed (profile from FMNIST_PROFILE, default full).
 book: setup
