@@ -1,0 +1,107 @@
+"""Checkpoints: round trip through the recorded builder, provenance, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from fmnist_rnn.checkpoints import (
+    CheckpointError,
+    checkpoint_paths,
+    load_checkpoint,
+    load_record,
+    provenance,
+    save_checkpoint,
+)
+from fmnist_rnn.data import MD5SUMS
+
+
+def tiny(units: int = 4) -> keras.Model:
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(units, activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+
+
+BUILDERS = {"tiny": tiny}
+
+
+def get_builder(name: str):
+    return BUILDERS[name]
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> tuple[keras.Model, Path]:
+    keras.utils.set_random_seed(0)
+    model = tiny(units=4)
+    save_checkpoint(
+        model,
+        "tiny_run",
+        builder="tiny",
+        builder_kwargs={"units": 4},
+        history={"loss": [2.0, 1.5], "val_accuracy": [0.5, 0.6]},
+        test_accuracy=0.25,
+        directory=tmp_path,
+    )
+    return model, tmp_path
+
+
+def test_round_trip(saved) -> None:
+    model, directory = saved
+    loaded, record = load_checkpoint("tiny_run", directory, get_builder=get_builder)
+    x = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert record["builder"] == "tiny" and record["builder_kwargs"] == {"units": 4}
+    assert record["parameters"] == model.count_params()
+    assert record["history"]["val_accuracy"] == [0.5, 0.6]
+
+
+def test_provenance_fields(saved) -> None:
+    _, directory = saved
+    prov = load_record("tiny_run", directory)["provenance"]
+    for key in ("command", "git_commit", "tensorflow", "keras", "cpu", "date", "wall_time_s"):
+        assert key in prov
+    assert prov["data_md5"] == MD5SUMS
+    assert prov["tensorflow"] and prov["cpu"]
+    assert provenance("cmd", 12.34)["wall_time_s"] == 12.3
+
+
+def test_missing_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"no checkpoint record.*fmnist_rnn\.train nothing"):
+        load_checkpoint("nothing", tmp_path, get_builder=get_builder)
+
+
+def test_missing_weights(saved) -> None:
+    _, directory = saved
+    checkpoint_paths("tiny_run", directory)[0].unlink()
+    with pytest.raises(CheckpointError, match=r"weights .* are missing"):
+        load_checkpoint("tiny_run", directory, get_builder=get_builder)
+
+
+def test_builder_mismatch_is_a_clear_error(saved) -> None:
+    _, directory = saved
+    record_path = checkpoint_paths("tiny_run", directory)[1]
+    record = json.loads(record_path.read_text())
+    record["builder_kwargs"] = {"units": 8}  # the builder now makes a wider model
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(CheckpointError, match="parameters"):
+        load_checkpoint("tiny_run", directory, get_builder=get_builder)
+    del record["parameters"]  # even without the count, the weight shapes disagree
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(CheckpointError, match="do not match the model"):
+        load_checkpoint("tiny_run", directory, get_builder=get_builder)
+
+
+def test_malformed_record(saved) -> None:
+    _, directory = saved
+    record_path = checkpoint_paths("tiny_run", directory)[1]
+    record_path.write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_record("tiny_run", directory)
+    record_path.write_text(json.dumps({"builder": "tiny"}))
+    with pytest.raises(CheckpointError, match="lacks the field 'builder_kwargs'"):
+        load_record("tiny_run", directory)
