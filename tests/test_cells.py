@@ -1,4 +1,7 @@
-"""The NumPy LSTM of :mod:`fmnist_rnn.cells` against Keras's own LSTM, and by hand."""
+"""The NumPy LSTM of :mod:`fmnist_rnn.cells` against Keras's own LSTM, and by hand.
+
+Also :func:`fmnist_rnn.gates.lstm_cell`, which chapter 3's gradient experiment builds on.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import numpy as np
 import pytest
 
 from fmnist_rnn.cells import lstm_forward, lstm_step, sigmoid, split_gates
+from fmnist_rnn.gates import lstm_cell
 
 TOLERANCE = 1e-5
 
@@ -123,6 +127,20 @@ def test_forward_is_the_step_repeated():
     step = lstm_step(x[:, 2], out["h"][:, 1], out["c"][:, 1], *weights)
     for name, value in step.items():
         np.testing.assert_allclose(value, out[name][:, 2], err_msg=name)
+    first = lstm_step(x[:, 0], None, None, *weights)  # None: the zero initial state
+    for name, value in first.items():
+        np.testing.assert_allclose(value, out[name][:, 0], err_msg=name)
+
+
+def test_lstm_cell_sets_only_the_forget_bias():
+    cell = lstm_cell(4, 3, forget_bias=2.5)
+    blocks = split_gates(np.asarray(cell.bias))
+    np.testing.assert_array_equal(blocks["f"], np.full(4, 2.5))
+    for gate in ("i", "g", "o"):
+        np.testing.assert_array_equal(blocks[gate], np.zeros(4))
+    # with a zero input and state, the forget gate sits at sigmoid(2.5)
+    out = lstm_forward(np.zeros((1, 1, 3)), *cell.get_weights())
+    np.testing.assert_allclose(out["f"], 1 / (1 + np.exp(-2.5)), rtol=1e-6)
 
 
 def test_sigmoid_is_stable_and_exact():

@@ -88,8 +88,8 @@ def _as_float(*arrays: np.ndarray) -> list[np.ndarray]:
 
 def lstm_step(
     x_t: np.ndarray,
-    h_prev: np.ndarray,
-    c_prev: np.ndarray,
+    h_prev: np.ndarray | None,
+    c_prev: np.ndarray | None,
     kernel: np.ndarray,
     recurrent_kernel: np.ndarray,
     bias: np.ndarray,
@@ -98,7 +98,8 @@ def lstm_step(
 
     Args:
         x_t: inputs at this step, (N, D).
-        h_prev, c_prev: hidden and cell state of the previous step, (N, units).
+        h_prev, c_prev: hidden and cell state of the previous step, (N, units);
+            ``None`` for zeros (the first step).
         kernel, recurrent_kernel, bias: Keras's LSTM weights (see the module).
 
     Returns:
@@ -108,9 +109,7 @@ def lstm_step(
     Raises:
         ValueError: inconsistent shapes.
     """
-    x_t, h_prev, c_prev, kernel, recurrent_kernel, bias = _as_float(
-        x_t, h_prev, c_prev, kernel, recurrent_kernel, bias
-    )
+    x_t, kernel, recurrent_kernel, bias = _as_float(x_t, kernel, recurrent_kernel, bias)
     units = _units(kernel, recurrent_kernel, bias)
     if x_t.ndim != 2 or x_t.shape[1] != kernel.shape[0]:
         raise ValueError(f"x_t must have shape (N, {kernel.shape[0]}), got {x_t.shape}")
