@@ -26,6 +26,7 @@ __all__ = [
     "plot_gradient_profiles",
     "plot_squashing",
     "plot_states",
+    "sort_units",
 ]
 
 #: How each gate reads, for titles and colour bars.
@@ -124,21 +125,32 @@ def plot_squashing() -> Figure:
     return fig
 
 
-def lstm_cell(units: int, input_width: int, forget_bias: float = 1.0):
+def lstm_cell(units: int, input_width: int, forget_bias: float = 1.0, dtype: str = "float32"):
     """A built ``keras.layers.LSTMCell`` with Keras's initialisation but a chosen forget bias.
 
     Keras sets the forget-gate bias to 1 (``unit_forget_bias=True``) and every
     other bias to 0; here the forget block (the second of the four) is set to
     ``forget_bias``, which makes the forget gate start near ``sigmoid(forget_bias)``.
+    ``dtype="float64"`` keeps gradients that leave float32's range measurable.
     """
     import keras  # imported lazily: the figures do not need TensorFlow
 
-    cell = keras.layers.LSTMCell(units)
+    cell = keras.layers.LSTMCell(units, dtype=dtype)
     cell.build((None, input_width))
     bias = cell.bias.numpy()
     bias[units : 2 * units] = forget_bias
     cell.bias.assign(bias)
     return cell
+
+
+def sort_units(trace: Mapping[str, np.ndarray], key: str = "f") -> dict[str, np.ndarray]:
+    """The same trace with the units renumbered by decreasing mean of ``trace[key]``.
+
+    With the default, unit 0 is the unit whose forget gate is most open on
+    average (over the batch and the time steps): the one that keeps most.
+    """
+    order = np.argsort(np.asarray(trace[key]).mean(axis=(0, 1)))[::-1]
+    return {name: np.asarray(values)[..., order] for name, values in trace.items()}
 
 
 def busiest_units(trace: Mapping[str, np.ndarray], count: int) -> np.ndarray:
@@ -149,20 +161,16 @@ def busiest_units(trace: Mapping[str, np.ndarray], count: int) -> np.ndarray:
 
 
 def plot_gate_heatmaps(
-    images: np.ndarray,
-    trace: Mapping[str, np.ndarray],
-    titles: Sequence[str],
-    order: np.ndarray | None = None,
+    images: np.ndarray, trace: Mapping[str, np.ndarray], titles: Sequence[str]
 ) -> Figure:
     """The image and its four gate activations over (unit x time step), one column per image.
 
     The network reads the image column by column, so time step ``t`` sits under
-    pixel column ``t``. Rows of a heatmap are units, in ``order`` (default:
-    as stored), the same order for every image.
+    pixel column ``t``. Rows of a heatmap are the units, in the order of the
+    trace (see :func:`sort_units`).
     """
     gates = ("f", "i", "o", "g")
     n = len(images)
-    order = np.arange(trace["f"].shape[-1]) if order is None else np.asarray(order)
     fig, axes = plt.subplots(
         len(gates) + 1, n, figsize=(5.2 * n, 13), squeeze=False, constrained_layout=True
     )
@@ -173,29 +181,26 @@ def plot_gate_heatmaps(
             ax = axes[row, k]
             limits = (-1, 1, "RdBu_r") if gate == "g" else (0, 1, "viridis")
             shown = ax.imshow(
-                trace[gate][k][:, order].T,
+                trace[gate][k].T,
                 vmin=limits[0],
                 vmax=limits[1],
                 cmap=limits[2],
                 aspect="auto",
                 interpolation="nearest",
             )
-            ax.set(title=GATE_LABELS[gate], ylabel="unit (sorted)")
+            ax.set(title=GATE_LABELS[gate], ylabel="unit")
             if k == n - 1:
                 fig.colorbar(shown, ax=axes[row, :], label=f"${gate}_t$", shrink=0.9)
         axes[-1, k].set_xlabel("time step t = pixel column read")
+    fig.suptitle("The gates while the image is read, column by column", fontsize=14)
     return fig
 
 
 def plot_states(
-    trace: Mapping[str, np.ndarray],
-    titles: Sequence[str],
-    units: Sequence[int],
-    order: np.ndarray | None = None,
+    trace: Mapping[str, np.ndarray], titles: Sequence[str], units: Sequence[int]
 ) -> Figure:
     """Cell-state trajectories of a few units (top) and the hidden state (bottom), per image."""
     n = len(titles)
-    order = np.arange(trace["h"].shape[-1]) if order is None else np.asarray(order)
     fig, axes = plt.subplots(
         2, n, figsize=(5.2 * n, 7), squeeze=False, sharey="row", constrained_layout=True
     )
@@ -206,27 +211,25 @@ def plot_states(
             ax.plot(trace["c"][k, :, unit], color=colour, lw=1.8, label=f"unit {unit}")
         ax.axhspan(-1, 1, color="0.92", zorder=0, label="range of $h_t$, $\\tanh c_t$")
         ax.set(title=f"{titles[k]}: cell state $c_t$", xlabel="time step t", ylabel="$c_t$")
-        shown = axes[1, k].imshow(
-            trace["h"][k][:, order].T, vmin=-1, vmax=1, cmap="RdBu_r", aspect="auto"
-        )
+        shown = axes[1, k].imshow(trace["h"][k].T, vmin=-1, vmax=1, cmap="RdBu_r", aspect="auto")
         axes[1, k].set(
             title=f"{titles[k]}: hidden state $h_t$",
             xlabel="time step t = pixel column read",
-            ylabel="unit (sorted)",
+            ylabel="unit",
         )
-    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncol=6)
     fig.colorbar(shown, ax=axes[1, :], label="$h_t$", shrink=0.9)
     return fig
 
 
 def plot_gradient_profiles(
-    panels: Mapping[str, Mapping[str, np.ndarray]], floor: float = 1e-30
+    panels: Mapping[str, Mapping[str, np.ndarray]], floor: float = 1e-300
 ) -> Figure:
     """Gradient norms per time step, relative to the last step, one panel per sequence length.
 
     Args:
         panels: ``{panel title: {curve label: norms (T,)}}``.
-        floor: values below it (including a gradient that underflowed to 0 in
+        floor: values below it (including norms that underflowed to 0 in
             float32) are drawn at the floor, which a dotted line marks.
     """
     fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 5.4), squeeze=False)
@@ -238,7 +241,7 @@ def plot_gradient_profiles(
             ax.semilogy(np.maximum(relative, floor), lw=2, label=label)
         ax.axhline(1, color="0.5", lw=0.8)
         if lowest < floor:
-            ax.axhline(floor, color="0.3", lw=1, ls=":", label="below float32 range: 0")
+            ax.axhline(floor, color="0.3", lw=1, ls=":", label="underflow to 0, drawn here")
         ax.set(
             title=title,
             xlabel="time step t (the loss reads the last one)",
