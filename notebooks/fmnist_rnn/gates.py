@@ -106,19 +106,29 @@ def plot_squashing() -> Figure:
     """Sigmoid (a gate: how much to let through) next to tanh (a value: what to write)."""
     z = np.linspace(-6, 6, 241)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
+    gate_marks = {0: "0: let nothing through", 1: "1: let everything through"}
+    value_marks = {-1: "-1: push the memory down", 1: "+1: push the memory up"}
     panels = [
-        (sigmoid(z), _SIGMOID_COLOUR, "sigmoid σ(z): a gate, how much to let through",
-         "share let through", {0: "0: let nothing through", 1: "1: let everything through"}),
-        (np.tanh(z), _TANH_COLOUR, "tanh(z): a value, what to write",
-         "value written", {-1: "-1", 1: "+1"}),
-    ]  # fmt: skip
-    for ax, (values, colour, title, ylabel, marks) in zip(axes, panels, strict=True):
+        (sigmoid(z), _SIGMOID_COLOUR, "sigmoid σ(z): a gate, how much to let through", gate_marks),
+        (np.tanh(z), _TANH_COLOUR, "tanh(z): a value, what to write", value_marks),
+    ]
+    for ax, (values, colour, title, marks) in zip(axes, panels, strict=True):
         ax.plot(z, values, color=colour, lw=2.5)
-        for level, text in marks.items():
+        for level, text in marks.items():  # each label where the curve is far from its line
             ax.axhline(level, color="0.6", lw=0.8, ls="--")
-            ax.text(-5.8, level + 0.04, text, fontsize=9, va="bottom", color="0.3")
+            x, align = (-5.8, "left") if level > 0 else (5.8, "right")
+            ax.text(x, level + 0.04, text, fontsize=9, ha=align, va="bottom", color="0.3")
         ax.axvline(0, color="0.8", lw=0.8)
-        ax.set(title=title, xlabel="pre-activation z", ylabel=ylabel)
+        ax.set(title=title, xlabel="pre-activation z", ylabel="output")
+    forget_start = float(sigmoid(1.0))
+    axes[0].plot([1.0], [forget_start], "o", color="0.2")
+    axes[0].annotate(
+        f"σ(1) = {forget_start:.2f}: the forget gate\nat Keras's initial bias of 1",
+        (1.0, forget_start),
+        xytext=(1.8, 0.35),
+        fontsize=9,
+        arrowprops={"arrowstyle": "->", "color": "0.3"},
+    )
     axes[0].set_ylim(-0.1, 1.2)
     axes[1].set_ylim(-1.3, 1.3)
     fig.tight_layout()
