@@ -82,6 +82,7 @@ def test_missing_weights(saved) -> None:
         load_checkpoint("tiny_run", directory, get_builder=get_builder)
 
 
+@pytest.mark.filterwarnings("ignore:Skipping nested container:UserWarning")
 def test_builder_mismatch_is_a_clear_error(saved) -> None:
     _, directory = saved
     record_path = checkpoint_paths("tiny_run", directory)[1]
