@@ -21,6 +21,7 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
+from . import baselines
 from .fast_lstm import FastLSTM
 
 __all__ = [
@@ -128,7 +129,13 @@ class UnfoldLines(layers.Layer):
 
 
 #: Builders by name; each returns an uncompiled model taking (N, 28, 28, 1).
-BUILDERS: dict[str, Callable[..., keras.Model]] = {"two_layer_lstm": two_layer_lstm}
+BUILDERS: dict[str, Callable[..., keras.Model]] = {
+    "two_layer_lstm": two_layer_lstm,
+    "mlp": baselines.mlp,
+    "small_cnn": baselines.small_cnn,
+    "simple_rnn_rows": baselines.simple_rnn_rows,
+    "lstm_rows": baselines.lstm_rows,
+}
 
 
 def register_builder(name: str, builder: Callable[..., keras.Model]) -> None:
