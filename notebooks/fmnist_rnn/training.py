@@ -145,7 +145,8 @@ def build_model(
     """Call ``builder`` under ``config.precision``, with ``config.model_kwargs``
     (those the builder accepts) updated by ``kwargs``."""
     accepted = inspect.signature(builder).parameters
-    options = {k: v for k, v in config.model_kwargs.items() if k in accepted}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    options = {k: v for k, v in config.model_kwargs.items() if takes_any or k in accepted}
     options.update(kwargs)
     previous = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy(config.precision)
