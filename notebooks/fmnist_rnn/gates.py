@@ -145,11 +145,11 @@ def lstm_cell(units: int, input_width: int, forget_bias: float = 1.0, dtype: str
     """
     import keras  # imported lazily: the figures do not need TensorFlow
 
+    from .gradients import set_forget_bias
+
     cell = keras.layers.LSTMCell(units, dtype=dtype)
     cell.build((None, input_width))
-    bias = cell.bias.numpy()
-    bias[units : 2 * units] = forget_bias
-    cell.bias.assign(bias)
+    set_forget_bias(cell, forget_bias)
     return cell
 
 
