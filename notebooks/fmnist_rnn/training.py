@@ -32,7 +32,9 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from . import pipeline
 from .sequences import as_image_tensor, scale
 
 __all__ = [
@@ -183,33 +185,53 @@ def fit(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: str | int = "auto",
     model_kwargs: dict[str, Any] | None = None,
+    strategy: tf.distribute.Strategy | None = None,
+    seed: int = 0,
 ) -> keras.callbacks.History:
     """Train on ``splits.x_train`` and validate on ``splits.x_val``.
 
     Args:
         model: a builder (called through :func:`build_model` with ``config``
             and ``model_kwargs``, then compiled) or a model (compiled with
-            ``config`` unless it is compiled already).
+            ``config`` unless it is compiled already; under a ``strategy`` it
+            must have been built inside ``strategy.scope()``).
         splits: a :class:`fmnist_rnn.data.Splits` (uint8 arrays; scaled here).
         epochs: passes over the training split (ask the run profile first).
-        config: how to train; default :data:`DEFAULT`.
+        config: how to train; default :data:`DEFAULT`. Under a strategy,
+            ``config.batch_size`` is the *global* batch (all replicas).
         callbacks: Keras callbacks (checkpoints, early stopping, ...).
         verbose: passed to ``model.fit``.
         model_kwargs: extra builder arguments, e.g. ``{"read": "rows"}``.
+        strategy: a ``tf.distribute.Strategy``; default: the default strategy
+            (one device). The model and optimizer are built in its scope.
+        seed: seed of the per-epoch shuffle (:mod:`fmnist_rnn.pipeline`).
 
     Returns:
         The Keras ``History``; the trained model is ``history.model``.
     """
-    if not isinstance(model, keras.Model):
-        model = build_model(model, config, **(model_kwargs or {}))
-    if not model.compiled:
-        compile_model(model, config)
-    return model.fit(
-        prepare(splits.x_train),
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        if not isinstance(model, keras.Model):
+            model = build_model(model, config, **(model_kwargs or {}))
+        if not model.compiled:
+            compile_model(model, config)
+    # Several replicas: every replica gets an equal share of every global batch.
+    drop = strategy.num_replicas_in_sync > 1
+    train = pipeline.train_dataset(
+        splits.x_train,
         splits.y_train,
-        batch_size=config.batch_size,
+        config.batch_size,
+        epochs,
+        seed=seed,
+        first_epoch=pipeline.resume_epoch(callbacks),
+        drop_remainder=drop,
+    )
+    return model.fit(
+        train,
         epochs=epochs,
-        validation_data=(prepare(splits.x_val), splits.y_val),
+        steps_per_epoch=pipeline.steps_per_epoch(len(splits.y_train), config.batch_size, drop),
+        validation_data=pipeline.eval_dataset(splits.x_val, splits.y_val, config.batch_size),
+        shuffle=False,  # the pipeline shuffles, per epoch
         callbacks=list(callbacks),
         verbose=verbose,
     )
