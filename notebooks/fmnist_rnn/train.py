@@ -96,14 +96,14 @@ RECIPES: dict[str, Recipe] = {
     "mlp": Recipe("mlp", config=_adam(128), epochs=20, why="cheap reference"),
     "small_cnn": Recipe("small_cnn", config=_adam(128), epochs=15, why="the usual image model"),
     "simple_rnn_rows": Recipe(
-        "simple_rnn_rows", config=_adam(128), epochs=20, why="plain RNN, 28 rows"
+        "simple_rnn_rows", config=_adam(128), epochs=15, why="plain RNN, 28 rows"
     ),
-    "lstm_rows": Recipe("lstm_rows", config=_adam(128), epochs=20, why="one LSTM, 28 rows"),
+    "lstm_rows": Recipe("lstm_rows", config=_adam(128), epochs=15, why="one LSTM, 28 rows"),
     "two_layer_lstm": Recipe(
         "two_layer_lstm",
         {"read": "columns", **_FAST},
         _TWO_LAYER,
-        epochs=40,
+        epochs=30,
         shift_pixels=1,
         why="faithful 128/128 model reading columns; cosine schedule, 1-pixel shifts",
     ),
@@ -111,7 +111,7 @@ RECIPES: dict[str, Recipe] = {
         "two_layer_lstm",
         {"read": "rows", **_FAST},
         _TWO_LAYER,
-        epochs=40,
+        epochs=30,
         shift_pixels=1,
         why="the same model reading rows, as the Keras example does",
     ),

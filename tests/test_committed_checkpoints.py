@@ -1,0 +1,52 @@
+"""Every committed checkpoint reproduces its recorded test accuracy on the official 10k test set.
+
+Slow by design (10,000 predictions per checkpoint), and the reason the chapter
+may load checkpoints instead of training: what is loaded is what was measured.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fmnist_rnn.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint
+from fmnist_rnn.data import load_fashion_mnist
+from fmnist_rnn.evaluation import evaluate_accuracy
+
+COMMITTED = sorted(p.stem for p in CHECKPOINT_DIR.glob("*.json")) if CHECKPOINT_DIR.is_dir() else []
+NONE_REASON = f"no checkpoint committed in {CHECKPOINT_DIR} yet (python -m fmnist_rnn.train NAME)"
+
+
+@pytest.fixture(scope="module")
+def official_test(data_dir: Path):
+    (_, _), (x_test, y_test) = load_fashion_mnist()
+    return x_test, y_test
+
+
+@pytest.mark.parametrize(
+    "name",
+    COMMITTED or [pytest.param(None, marks=pytest.mark.skip(reason=NONE_REASON))],
+)
+def test_checkpoint_reproduces_its_test_accuracy(name: str, official_test) -> None:
+    model, record = load_checkpoint(name)
+    assert record["profile"] == "full", f"{name} was not trained in the full profile"
+    assert record["test_size"] == 10_000
+    x_test, y_test = official_test
+    accuracy = evaluate_accuracy(model, x_test, y_test)
+    assert accuracy == pytest.approx(record["test_accuracy"], abs=1e-3)
+
+
+@pytest.mark.skipif(not COMMITTED, reason=NONE_REASON)
+def test_a_checkpoint_under_another_builder_is_a_clear_error(tmp_path: Path) -> None:
+    name = COMMITTED[0]
+    for suffix in (".json", ".weights.h5"):
+        shutil.copyfile(CHECKPOINT_DIR / f"{name}{suffix}", tmp_path / f"{name}{suffix}")
+    record = json.loads((tmp_path / f"{name}.json").read_text())
+    record["builder"] = "simple_rnn_rows" if record["builder"] != "simple_rnn_rows" else "mlp"
+    record["builder_kwargs"] = {}
+    (tmp_path / f"{name}.json").write_text(json.dumps(record))
+    with pytest.raises(CheckpointError, match=r"parameters|do not match"):
+        load_checkpoint(name, directory=tmp_path)

@@ -1,0 +1,78 @@
+"""The training command in the smoke profile: checkpoint written, resumable, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fmnist_rnn import train
+from fmnist_rnn.checkpoints import CHECKPOINT_DIR, load_checkpoint
+from fmnist_rnn.data import load_splits
+from fmnist_rnn.evaluation import evaluate_accuracy
+from fmnist_rnn.models import BUILDERS
+from fmnist_rnn.profiles import get_profile
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def smoke(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    monkeypatch.setenv("FMNIST_PROFILE", "smoke")
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(data_dir))
+
+
+def test_every_recipe_names_a_registered_builder() -> None:
+    for name, recipe in train.RECIPES.items():
+        assert recipe.builder in BUILDERS, name
+        assert recipe.epochs >= 1 and recipe.why, name
+
+
+def test_unknown_name_lists_the_valid_names() -> None:
+    with pytest.raises(ValueError, match=r"unknown model 'resnet'; valid names: .*two_layer_lstm"):
+        train.get_recipe("resnet")
+    done = subprocess.run(
+        [sys.executable, "-m", "fmnist_rnn.train", "resnet"],
+        cwd=REPO / "notebooks",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FMNIST_PROFILE": "smoke"},
+    )
+    assert done.returncode == 2
+    assert "unknown model 'resnet'; valid names: lstm_rows, mlp" in done.stderr
+
+
+def test_smoke_training_writes_a_loadable_checkpoint(smoke, tmp_path: Path) -> None:
+    before = sorted(CHECKPOINT_DIR.glob("*")) if CHECKPOINT_DIR.exists() else []
+    path = train.train("mlp", runs_dir=tmp_path / "runs", checkpoint_dir=tmp_path, verbose=0)
+    record = json.loads(path.read_text())
+    assert path.parent == tmp_path
+    assert record["builder"] == "mlp" and record["profile"] == "smoke"
+    assert len(record["history"]["val_accuracy"]) == record["epochs"] == 1
+    assert {"command", "git_commit", "data_md5", "wall_time_s"} <= set(record["provenance"])
+    model, _ = load_checkpoint("mlp", directory=tmp_path)
+    splits = load_splits(get_profile())
+    assert evaluate_accuracy(model, splits.x_test, splits.y_test) == pytest.approx(
+        record["test_accuracy"], abs=1e-6
+    )
+    # A smoke run never writes into the committed checkpoints unless told to.
+    default = train.train("mlp", runs_dir=tmp_path / "runs2", verbose=0)
+    assert default.parent != CHECKPOINT_DIR
+    after = sorted(CHECKPOINT_DIR.glob("*")) if CHECKPOINT_DIR.exists() else []
+    assert after == before
+
+
+def test_a_finished_backup_is_resumed_not_retrained(smoke, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    first = json.loads(train.train("mlp", runs_dir=runs, checkpoint_dir=tmp_path).read_text())
+    # The backup says the one smoke epoch is done: the second call trains nothing.
+    second = json.loads(train.train("mlp", runs_dir=runs, checkpoint_dir=tmp_path).read_text())
+    assert second["history"] == first["history"]
+    assert second["test_accuracy"] == first["test_accuracy"]
+    # --retrain forgets the backup and the history.
+    third = train.train("mlp", retrain=True, runs_dir=runs, checkpoint_dir=tmp_path, verbose=0)
+    assert len(json.loads(third.read_text())["history"]["loss"]) == 1
