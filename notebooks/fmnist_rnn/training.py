@@ -34,7 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import pipeline
+from . import keras_compat, pipeline
 from .sequences import as_image_tensor, scale
 
 __all__ = [
@@ -209,6 +209,8 @@ def fit(
     Returns:
         The Keras ``History``; the trained model is ``history.model``.
     """
+    if strategy is not None:
+        keras_compat.build_from_spec()  # else Keras 3 skips the first batch (see module)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         if not isinstance(model, keras.Model):
