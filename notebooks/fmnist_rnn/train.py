@@ -33,6 +33,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,7 +243,10 @@ def train(
         best,
     ]
     start = time.perf_counter()
-    training.fit(trained, splits, epochs, config, callbacks=callbacks, verbose=verbose)
+    with warnings.catch_warnings():
+        # training.fit feeds a tf.data pipeline that shuffles itself; Keras warns anyway.
+        warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
+        training.fit(trained, splits, epochs, config, callbacks=callbacks, verbose=verbose)
     wall = time.perf_counter() - start + _previous_wall_time(run_dir)
     (run_dir / "wall_time.json").write_text(json.dumps({"wall_time_s": wall}))
     best_epoch = best.restore()
