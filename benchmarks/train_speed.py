@@ -56,8 +56,11 @@ class BlockLSTM(keras.layers.Layer):
     """``keras.layers.LSTM(units)`` on TensorFlow's fused CPU kernel ``BlockLSTMV2``.
 
     Same weights as Keras; ``BlockLSTMV2`` (unlike ``BlockLSTM``) takes the gates
-    in Keras's order i, f, c, o and adds no forget bias. The gradient is
-    TensorFlow's registered ``BlockLSTMGradV2``.
+    in Keras's order i, f, c, o and adds no forget bias (the forward pass
+    matches ``keras.layers.LSTM``). The gradient is TensorFlow's registered one
+    (``BlockLSTMGradV2``), which does NOT match ``keras.layers.LSTM``'s gradient
+    for the same weights (checked numerically with TensorFlow 2.21); it is
+    measured as TensorFlow provides it.
     """
 
     def __init__(self, units: int, **kwargs) -> None:
@@ -118,19 +121,18 @@ def same_settings(a: TrainConfig, b: TrainConfig) -> bool:
 def configurations(quick: bool = False) -> list[Entry]:
     """The configurations to compare; the first is the Keras example (the reference)."""
     fast = {"implementation": "fast"}
-    fast_bf16 = {"implementation": "fast", "matmul_dtype": "bfloat16"}
+    skip = {"implementation": "fast", "skip_blank": True}
+    skip_bf16 = {**skip, "matmul_dtype": "bfloat16"}
     keras_b256 = KERAS_EXAMPLE.scaled(256, name="keras_b256")
     entries: list[Entry] = [
         (KERAS_EXAMPLE, two_layer_lstm),
+        (KERAS_EXAMPLE.replace(name="fast_lstm", model_kwargs=fast), two_layer_lstm),
         (DEFAULT, two_layer_lstm),
-        (
-            DEFAULT.replace(name="fast_lstm_bf16", model_kwargs=fast_bf16),
-            two_layer_lstm,
-        ),
     ]
     if quick:
         return entries
     entries += [
+        (KERAS_EXAMPLE.replace(name="fast_lstm_skip_bf16", model_kwargs=skip_bf16), two_layer_lstm),
         (
             KERAS_EXAMPLE.replace(
                 name="keras_rnn_cell", model_kwargs={"implementation": "keras_rnn_cell"}
@@ -142,15 +144,11 @@ def configurations(quick: bool = False) -> list[Entry]:
         (keras_b256.replace(name="keras_b256_bf16", precision="mixed_bfloat16"), two_layer_lstm),
         (keras_b256.replace(name="keras_b256_xla", jit_compile=True), two_layer_lstm),
         (
-            KERAS_EXAMPLE.replace(model_kwargs=fast).scaled(128, name="fast_lstm_b128"),
+            KERAS_EXAMPLE.replace(model_kwargs=skip).scaled(128, name="fast_skip_b128"),
             two_layer_lstm,
         ),
         (
-            KERAS_EXAMPLE.replace(model_kwargs=fast).scaled(256, name="fast_lstm_b256"),
-            two_layer_lstm,
-        ),
-        (
-            KERAS_EXAMPLE.replace(model_kwargs=fast_bf16).scaled(256, name="fast_lstm_bf16_b256"),
+            KERAS_EXAMPLE.replace(model_kwargs=skip).scaled(256, name="fast_skip_b256"),
             two_layer_lstm,
         ),
     ]

@@ -52,12 +52,19 @@ def test_implementations_hold_the_same_weights_in_the_same_order():
         assert _shapes(two_layer_lstm(implementation=implementation)) == reference
 
 
+EQUIVALENT = [
+    {"implementation": "fast"},
+    {"implementation": "fast", "skip_blank": True},
+    {"implementation": "keras_rnn_cell"},
+]
+
+
 @pytest.mark.parametrize("read", models.READS)
-@pytest.mark.parametrize("implementation", ["fast", "keras_rnn_cell"])
-def test_equivalent_implementations_give_equal_outputs(read, implementation, images):
+@pytest.mark.parametrize("kwargs", EQUIVALENT, ids=lambda k: "-".join(map(str, k.values())))
+def test_equivalent_implementations_give_equal_outputs(read, kwargs, images):
     keras.utils.set_random_seed(1)
     faithful = two_layer_lstm(read=read)
-    other = two_layer_lstm(read=read, implementation=implementation)
+    other = two_layer_lstm(read=read, **kwargs)
     other.set_weights(faithful.get_weights())
     np.testing.assert_allclose(np.asarray(other(images)), np.asarray(faithful(images)), atol=1e-5)
     # and back: weights trained in one load into the other
@@ -95,10 +102,14 @@ def test_columns_reads_pixel_columns_top_to_bottom(images):
     )
 
 
-def test_fast_lstm_gradients_match_keras():
+@pytest.mark.parametrize("skip", [False, True], ids=["all_steps", "skip_leading_blank"])
+def test_fast_lstm_gradients_match_keras(skip):
     rng = np.random.default_rng(5)
-    x = tf.constant(rng.standard_normal((5, 7, 3)).astype(np.float32))
-    reference, fast = keras.layers.LSTM(4), FastLSTM(4)
+    x = rng.standard_normal((9, 7, 3)).astype(np.float32)
+    for j, blank in enumerate([0, 7, 7, 3, 1, 0, 6, 2, 4]):  # leading blank steps
+        x[j, :blank] = 0.0
+    x = tf.constant(x)
+    reference, fast = keras.layers.LSTM(4), FastLSTM(4, skip_leading_blank=skip)
     reference(x)
     fast(x)
     reference.set_weights([2.0 * w for w in reference.get_weights()])
@@ -111,6 +122,9 @@ def test_fast_lstm_gradients_match_keras():
         return [x, *layer.trainable_weights], tape.gradient(loss, [x, *layer.trainable_weights])
 
     (_, expected), (_, got) = grads(reference), grads(fast)
+    if skip:  # no gradient to the input (the layer reads data)
+        assert got[0] is None
+        expected, got = expected[1:], got[1:]
     for e, g in zip(expected, got, strict=True):
         np.testing.assert_allclose(np.asarray(g), np.asarray(e), atol=1e-5)
 
@@ -143,6 +157,8 @@ def test_unknown_names_raise():
         two_layer_lstm(implementation="cuda")
     with pytest.raises(ValueError, match="matmul_dtype"):
         FastLSTM(8, matmul_dtype="float16")
+    with pytest.raises(ValueError, match="skip_blank"):
+        two_layer_lstm(skip_blank=True)
     with pytest.raises(ValueError, match="two_layer_lstm"):
         get_builder("no_such_model")
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-__all__ = ["FastLSTM", "lstm_last_output"]
+__all__ = ["FastLSTM", "lstm_last_output", "lstm_last_output_skip_blank"]
 
 
 def _mm(a: tf.Tensor, b: tf.Tensor, dtype: tf.DType, **kwargs) -> tf.Tensor:
@@ -114,6 +114,106 @@ def lstm_last_output(
     return _run(x, kernel, recurrent_kernel, bias)
 
 
+def lstm_last_output_skip_blank(
+    x: tf.Tensor,
+    kernel: tf.Tensor,
+    recurrent_kernel: tf.Tensor,
+    bias: tf.Tensor,
+    matmul_dtype: tf.DType = tf.float32,
+) -> tf.Tensor:
+    """:func:`lstm_last_output` that skips the steps before a sequence's first non-zero input.
+
+    From a zero state, an all-zero input step gives the same new state for every
+    sequence. So the sequences are sorted by the step of their first non-zero
+    input, one extra all-zero sequence (row 0) carries the shared "blank" state,
+    and at step ``t`` only the sequences that have started are computed; a
+    sequence that starts at ``t`` takes its previous state from row 0. The
+    result equals :func:`lstm_last_output`. No gradient flows to ``x`` (use it
+    on data, e.g. the pixel columns of the first LSTM).
+    """
+    steps = int(x.shape[1])
+    units = int(recurrent_kernel.shape[0])
+    x = tf.stop_gradient(x)
+    started = tf.reduce_any(tf.not_equal(x, 0.0), axis=2)  # (batch, steps)
+    first = tf.where(
+        tf.reduce_any(started, axis=1),
+        tf.argmax(tf.cast(started, tf.int32), axis=1, output_type=tf.int32),
+        steps,
+    )
+    order = tf.argsort(first, stable=True)
+    counts = tf.math.bincount(tf.gather(first, order), minlength=steps + 1, maxlength=steps + 1)
+    active = 1 + tf.cumsum(counts)[:steps]  # rows computed at step t (row 0: blank)
+    # Each sequence's last state: its sorted row + 1, or row 0 if it never starts.
+    rows = tf.where(first < steps, tf.math.invert_permutation(order) + 1, 0)
+    x_tm = tf.transpose(tf.gather(x, order), [1, 0, 2])
+    x_tm = tf.concat([tf.zeros_like(x_tm[:, :1]), x_tm], axis=1)  # (steps, 1 + batch, d)
+
+    @tf.custom_gradient
+    def _run(kernel, recurrent_kernel, bias):
+        xs = [x_tm[t, : active[t]] for t in range(steps)]
+        z_in = [tf.matmul(xs[t], kernel) + bias for t in range(steps)]
+        h = c = None
+        hps, cps, gates, cs = [], [], [], []
+        for t in range(steps):
+            if h is None:
+                hp = cp = tf.zeros_like(z_in[0][:, :units])
+                z = z_in[0]
+            else:
+                extra = active[t] - active[t - 1]
+                hp = tf.concat([h, tf.repeat(h[:1], extra, axis=0)], axis=0)
+                cp = tf.concat([c, tf.repeat(c[:1], extra, axis=0)], axis=0)
+                z = z_in[t] + _mm(hp, recurrent_kernel, matmul_dtype)
+            zi, zf, zc, zo = tf.split(z, 4, axis=1)
+            i, f, o = tf.sigmoid(zi), tf.sigmoid(zf), tf.sigmoid(zo)
+            g = tf.tanh(zc)
+            c = f * cp + i * g
+            h = o * tf.tanh(c)
+            hps.append(hp)
+            cps.append(cp)
+            gates.append((i, f, g, o))
+            cs.append(c)
+
+        def grad(d_out: tf.Tensor):
+            dh = tf.math.unsorted_segment_sum(d_out, rows, active[-1])
+            dc = tf.zeros_like(dh)
+            dzs = []
+            for t in reversed(range(steps)):
+                i, f, g, o = gates[t]
+                tc = tf.tanh(cs[t])
+                do = dh * tc
+                dc = dc + dh * o * (1.0 - tc * tc)
+                dz = tf.concat(
+                    [
+                        dc * g * i * (1.0 - i),
+                        dc * cps[t] * f * (1.0 - f),
+                        dc * i * (1.0 - g * g),
+                        do * o * (1.0 - o),
+                    ],
+                    axis=1,
+                )
+                dzs.append(dz)
+                if t > 0:
+                    dhp = _mm(dz, recurrent_kernel, matmul_dtype, transpose_b=True)
+                    dcp = dc * f
+                    n = active[t - 1]  # rows beyond n started at t: fold them into row 0
+                    dh = tf.concat(
+                        [dhp[:1] + tf.reduce_sum(dhp[n:], 0, keepdims=True), dhp[1:n]], 0
+                    )
+                    dc = tf.concat(
+                        [dcp[:1] + tf.reduce_sum(dcp[n:], 0, keepdims=True), dcp[1:n]], 0
+                    )
+            dzs = dzs[::-1]
+            dz_rec = tf.concat(dzs[1:], axis=0)
+            d_recurrent = _mm(tf.concat(hps[1:], 0), dz_rec, matmul_dtype, transpose_a=True)
+            dz_all = tf.concat(dzs, axis=0)
+            d_kernel = tf.matmul(tf.concat(xs, 0), dz_all, transpose_a=True)
+            return d_kernel, d_recurrent, tf.reduce_sum(dz_all, axis=0)
+
+        return tf.gather(h, rows), grad
+
+    return _run(kernel, recurrent_kernel, bias)
+
+
 @keras.saving.register_keras_serializable(package="fmnist_rnn")
 class FastLSTM(keras.layers.Layer):
     """``keras.layers.LSTM(units)`` (last output only) with a hand-written backward pass.
@@ -122,14 +222,24 @@ class FastLSTM(keras.layers.Layer):
         units: size of the hidden state.
         matmul_dtype: ``"float32"`` (exact up to rounding order) or ``"bfloat16"``
             (the recurrent matrix products in bfloat16; state stays float32).
+        skip_leading_blank: skip each sequence's leading all-zero steps
+            (:func:`lstm_last_output_skip_blank`; same result, but no gradient
+            to the layer's input: for layers that read data).
     """
 
-    def __init__(self, units: int, matmul_dtype: str = "float32", **kwargs) -> None:
+    def __init__(
+        self,
+        units: int,
+        matmul_dtype: str = "float32",
+        skip_leading_blank: bool = False,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         if matmul_dtype not in ("float32", "bfloat16"):
             raise ValueError(f"matmul_dtype must be 'float32' or 'bfloat16', got {matmul_dtype!r}")
         self.units = units
         self.matmul_dtype = matmul_dtype
+        self.skip_leading_blank = bool(skip_leading_blank)
 
     def build(self, input_shape) -> None:
         """Create ``kernel``, ``recurrent_kernel`` and ``bias`` like ``keras.layers.LSTM``."""
@@ -151,7 +261,8 @@ class FastLSTM(keras.layers.Layer):
     def call(self, inputs):
         """Return the hidden state after the last step, shape (batch, units)."""
         x = tf.cast(inputs, tf.float32)
-        return lstm_last_output(
+        run = lstm_last_output_skip_blank if self.skip_leading_blank else lstm_last_output
+        return run(
             x,
             tf.cast(self.kernel, tf.float32),
             tf.cast(self.recurrent_kernel, tf.float32),
@@ -165,4 +276,9 @@ class FastLSTM(keras.layers.Layer):
 
     def get_config(self) -> dict:
         """Serializable configuration."""
-        return {**super().get_config(), "units": self.units, "matmul_dtype": self.matmul_dtype}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "matmul_dtype": self.matmul_dtype,
+            "skip_leading_blank": self.skip_leading_blank,
+        }

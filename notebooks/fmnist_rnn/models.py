@@ -53,6 +53,7 @@ def two_layer_lstm(
     read: str = "columns",
     implementation: str = "keras",
     matmul_dtype: str = "float32",
+    skip_blank: bool = False,
     name: str | None = None,
 ) -> keras.Model:
     """The two-layer LSTM: ``TimeDistributed(LSTM(units)) -> LSTM(units) -> Dense(10)``.
@@ -71,14 +72,18 @@ def two_layer_lstm(
             faster on CPU).
         matmul_dtype: ``"float32"`` or ``"bfloat16"``; only for ``"fast"``: the
             dtype of the recurrent matrix products.
+        skip_blank: only for ``"fast"``: the first LSTM skips the blank pixels
+            at the start of each line (from a zero state they change every line
+            alike, so they are computed once per batch). Same outputs and weight
+            gradients; no gradient with respect to the input image.
         name: model name; default ``two_layer_lstm_<read>``.
 
     Raises:
         ValueError: unknown ``read`` or ``implementation``.
     """
     _check(read, implementation)
-    if matmul_dtype != "float32" and implementation != "fast":
-        raise ValueError("matmul_dtype applies only to implementation='fast'")
+    if (matmul_dtype != "float32" or skip_blank) and implementation != "fast":
+        raise ValueError("matmul_dtype and skip_blank apply only to implementation='fast'")
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image")
     # Axis 1 of the image tensor is the pixel row. TimeDistributed steps over
     # axis 1, so reading columns means swapping rows and columns first.
@@ -86,7 +91,9 @@ def two_layer_lstm(
     if implementation == "fast":
         # Fold the 28 sequences of each image into the batch explicitly.
         x = FoldLines(name="fold")(x)
-        x = FastLSTM(units, matmul_dtype=matmul_dtype, name="pixel_lstm")(x)
+        x = FastLSTM(
+            units, matmul_dtype=matmul_dtype, skip_leading_blank=skip_blank, name="pixel_lstm"
+        )(x)
         x = UnfoldLines(name="unfold")(x)
         x = FastLSTM(units, matmul_dtype=matmul_dtype, name="image_lstm")(x)
     else:
