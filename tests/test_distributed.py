@@ -51,10 +51,16 @@ def env(data_dir):
 
 @pytest.fixture(scope="module")
 def uninterrupted(env, tmp_path_factory) -> distributed.Run:
-    """Two workers, three epochs, with a backup folder, never interrupted."""
+    """Two workers, three epochs, with a backup folder, never interrupted (the CLI's path)."""
     root = tmp_path_factory.mktemp("uninterrupted")
     job = make_job(root / "out", backup_dir=str(root / "backup"))
-    return distributed.launch(job, WORKERS, timeout=240)
+    argv = ["--workers", str(WORKERS), "--builder", job.builder, "--model-kwargs"]
+    argv += [json.dumps(job.model_kwargs), "--batch-per-replica", str(job.batch_per_replica)]
+    argv += ["--epochs", str(job.epochs), "--train-size", str(job.train_size)]
+    argv += ["--val-size", str(job.val_size), "--lr-scaling", job.lr_scaling]
+    argv += ["--seed", str(job.seed), "--backup-dir", job.backup_dir, "--out", job.out_dir]
+    assert distributed.main([*argv, "--timeout", "240"]) == 0
+    return distributed.Run.load(job.out_dir)
 
 
 def max_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:

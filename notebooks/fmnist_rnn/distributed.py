@@ -178,6 +178,13 @@ class Run:
     results: list[dict[str, Any]]
     seconds: float
 
+    @classmethod
+    def load(cls, out_dir: str | Path, seconds: float = float("nan")) -> Run:
+        """Read the results the workers wrote into ``out_dir`` (e.g. after the CLI)."""
+        out = Path(out_dir)
+        paths = sorted(out.glob("worker-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+        return cls(out, [json.loads(p.read_text()) for p in paths], seconds)
+
     def weights(self, index: int = 0) -> list:
         """Final weights of worker ``index`` (NumPy arrays, in ``get_weights`` order)."""
         with __import__("numpy").load(self.out_dir / f"worker-{index}.weights.npz") as data:
@@ -222,6 +229,8 @@ def launch(
     check_ports_free([addresses[i] for i in indices])
     out = Path(job.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("worker-*"):  # results of an earlier run in the same folder
+        stale.unlink()
     (out / "job.json").write_text(json.dumps(dataclasses.asdict(job), indent=1))
     path = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
     processes, start = [], time.monotonic()
@@ -251,8 +260,7 @@ def launch(
             raise WorkerFailed(failures, out)
     finally:
         _stop(processes)
-    results = [json.loads((out / f"worker-{i}.json").read_text()) for i in indices]
-    return Run(out, results, time.monotonic() - start)
+    return Run.load(out, time.monotonic() - start)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,7 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-kwargs", default="{}", help="JSON, e.g. '{\"units\": 32}'")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-per-replica", type=int, default=32)
-    parser.add_argument("--train-size", type=int)
+    parser.add_argument("--train-size", type=int, help="default: what the run profile allows")
+    parser.add_argument("--val-size", type=int, help="default: what the run profile allows")
+    parser.add_argument("--lr-scaling", choices=("none", "linear", "sqrt"), default="sqrt")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backup-dir")
     parser.add_argument("--out", default="runs/distributed")
     parser.add_argument("--timeout", type=float, default=600.0)
@@ -285,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
             epochs=args.epochs,
             batch_per_replica=args.batch_per_replica,
             train_size=args.train_size,
+            val_size=args.val_size,
+            lr_scaling=args.lr_scaling,
+            seed=args.seed,
             backup_dir=args.backup_dir,
         )
         run = launch(job, workers, addresses, only=args.index, timeout=args.timeout)

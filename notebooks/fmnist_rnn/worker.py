@@ -127,14 +127,18 @@ def run_worker(job: Job) -> dict[str, Any]:
 
 
 class _Meter(keras.callbacks.Callback):
-    """Counts epochs and steps, times the steps after the first, injects a kill."""
+    """Counts epochs and steps, times the train steps, injects a kill.
+
+    Throughput counts only the time inside train steps (data, forward,
+    backward, all-reduce, update), not validation or backups at epoch ends,
+    and not the first step (it traces and compiles the step function).
+    """
 
     def __init__(self, global_batch: int, kill: bool, kill_at_step: int | None) -> None:
         super().__init__()
         self.global_batch, self.kill, self.kill_at_step = global_batch, kill, kill_at_step
         self.epochs: list[int] = []
-        self.steps, self.timed, self.t0, self.t1 = 0, 0, 0.0, 0.0
-        self.epoch = 0
+        self.steps, self.timed, self.seconds, self.begin, self.epoch = 0, 0, 0.0, 0.0, 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -144,17 +148,14 @@ class _Meter(keras.callbacks.Callback):
         steps_per_epoch = self.params.get("steps") or 0
         if self.kill and self.epoch * steps_per_epoch + batch == self.kill_at_step:
             os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, like a lost machine
+        self.begin = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        now = time.perf_counter()
         self.steps += 1
-        if self.steps == 1:
-            self.t0 = now  # the first step includes tracing: not timed
-        else:
-            self.timed, self.t1 = self.timed + 1, now
+        if self.steps > 1:
+            self.timed += 1
+            self.seconds += time.perf_counter() - self.begin
 
     def images_per_second(self) -> float | None:
-        """Training images per second over all workers (steps after the first)."""
-        if self.timed == 0 or self.t1 <= self.t0:
-            return None
-        return self.timed * self.global_batch / (self.t1 - self.t0)
+        """Training images per second over all workers (timed steps only)."""
+        return self.timed * self.global_batch / self.seconds if self.seconds > 0 else None
