@@ -31,6 +31,7 @@ from .profiles import Profile
 
 __all__ = [
     "PUBLISHED",
+    "checkpoint_dir",
     "draw_two_layer_lstm",
     "markdown_table",
     "obtain",
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 ENV_RETRAIN = "FMNIST_RETRAIN"
+ENV_CHECKPOINT_DIR = "FMNIST_CHECKPOINT_DIR"
 
 #: (model, test accuracy) from the benchmark table of the Fashion-MNIST
 #: repository (zalandoresearch/fashion-mnist); self-reported by the submitters.
@@ -50,6 +52,14 @@ PUBLISHED: tuple[tuple[str, float], ...] = (
     ("2 conv + pooling (TensorFlow tutorial)", 0.916),
     ("Human performance (crowd-sourced)", 0.835),
 )
+
+
+def checkpoint_dir() -> Path:
+    """Where the chapter looks for checkpoints: ``FMNIST_CHECKPOINT_DIR`` or the committed folder.
+
+    The variable lets a candidate set of checkpoints be reviewed before it is committed.
+    """
+    return Path(os.environ.get(ENV_CHECKPOINT_DIR) or checkpoints.CHECKPOINT_DIR)
 
 
 def retrain_requested() -> bool:
@@ -68,9 +78,9 @@ def obtain(name: str, profile: Profile, retrain: bool | None = None) -> tuple[An
         ``(model, record, source)``; ``source`` is ``"checkpoint"`` or ``"trained now"``.
     """
     retrain = retrain_requested() if retrain is None else retrain
-    exists = checkpoints.checkpoint_paths(name)[1].is_file()
+    exists = checkpoints.checkpoint_paths(name, checkpoint_dir())[1].is_file()
     if not profile.is_smoke and exists and not retrain:
-        model, record = checkpoints.load_checkpoint(name)
+        model, record = checkpoints.load_checkpoint(name, checkpoint_dir())
         return model, record, "checkpoint"
     directory = Path(tempfile.mkdtemp(prefix=f"fmnist_{name}_"))
     command = f"fmnist_rnn.results.obtain({name!r}) in a notebook ({profile.name} profile)"
@@ -99,9 +109,9 @@ def results_rows(x_test: np.ndarray, y_test: np.ndarray) -> list[dict[str, Any]]
 def _result_row(name: str, recipe: train.Recipe, x_test: np.ndarray, y_test: np.ndarray) -> dict:
     """One row of the results table; a checkpoint that does not load is an error."""
     row: dict[str, Any] = {"model": name, "recipe": recipe.why}
-    if not checkpoints.checkpoint_paths(name)[1].is_file():
+    if not checkpoints.checkpoint_paths(name, checkpoint_dir())[1].is_file():
         return {**row, "status": "not trained yet"}
-    model, record = checkpoints.load_checkpoint(name)
+    model, record = checkpoints.load_checkpoint(name, checkpoint_dir())
     prov = record["provenance"]
     return {
         **row,
