@@ -21,7 +21,8 @@ Every worker writes ``worker-<i>.log`` (TensorFlow's own log lines),
 ``worker-<i>.json`` (history, epochs run, throughput) and
 ``worker-<i>.weights.npz`` (final weights) into the output folder. With
 ``--backup-dir``, ``keras.callbacks.BackupAndRestore`` backs the training state
-up after every epoch and a restarted job resumes from it.
+up after every epoch and a restarted job resumes from it. What a worker does
+is in :mod:`fmnist_rnn.worker`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .worker import Job, run_worker
 
@@ -187,7 +190,7 @@ class Run:
 
     def weights(self, index: int = 0) -> list:
         """Final weights of worker ``index`` (NumPy arrays, in ``get_weights`` order)."""
-        with __import__("numpy").load(self.out_dir / f"worker-{index}.weights.npz") as data:
+        with np.load(self.out_dir / f"worker-{index}.weights.npz") as data:
             return [data[f"w{i}"] for i in range(len(data.files))]
 
 
@@ -265,7 +268,11 @@ def launch(
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: launch N workers (or, with ``--as-worker``, be one)."""
-    parser = argparse.ArgumentParser(prog="python -m fmnist_rnn.distributed", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m fmnist_rnn.distributed",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--workers", type=int, help="worker processes (default 2)")
     parser.add_argument("--addresses", help="host:port,host:port (default: free loopback ports)")
     parser.add_argument("--index", type=int, help="start only this worker (several machines)")
@@ -288,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             run_worker(Job(**json.loads(Path(args.job).read_text())))
             return 0
         addresses = args.addresses.split(",") if args.addresses else None
-        workers = args.workers if args.workers is not None else len(addresses or "..")
+        workers = args.workers if args.workers is not None else len(addresses) if addresses else 2
         job = Job(
             out_dir=args.out,
             builder=args.builder,

@@ -32,7 +32,13 @@ __all__ = ["Job", "run_worker"]
 
 @dataclass
 class Job:
-    """What every worker trains (written as JSON next to the logs)."""
+    """What every worker trains (written as JSON next to the logs).
+
+    ``collective_timeout`` bounds every collective operation (all-reduce,
+    broadcast) in seconds: a lost peer then ends the step with an error instead
+    of a hang. Workers on several machines must start within that time of each
+    other, since the first collective waits for all of them.
+    """
 
     out_dir: str
     builder: str = "two_layer_lstm"
