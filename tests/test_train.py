@@ -15,7 +15,7 @@ from fmnist_rnn.checkpoints import CHECKPOINT_DIR, load_checkpoint
 from fmnist_rnn.data import load_splits
 from fmnist_rnn.evaluation import evaluate_accuracy
 from fmnist_rnn.models import BUILDERS
-from fmnist_rnn.profiles import get_profile
+from fmnist_rnn.profiles import Profile, get_profile
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,3 +76,37 @@ def test_a_finished_backup_is_resumed_not_retrained(smoke, tmp_path: Path) -> No
     # --retrain forgets the backup and the history.
     third = train.train("mlp", retrain=True, runs_dir=runs, checkpoint_dir=tmp_path, verbose=0)
     assert len(json.loads(third.read_text())["history"]["loss"]) == 1
+
+
+def test_an_interrupted_run_continues_where_it_stopped(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_path: Path
+) -> None:
+    two_epochs = Profile("smoke", 300, 100, 100, 2, "tiny, two epochs")
+    monkeypatch.setattr(train, "get_profile", lambda: two_epochs)
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(data_dir))
+    reference = json.loads(
+        train.train("mlp", runs_dir=tmp_path / "a", checkpoint_dir=tmp_path / "a").read_text()
+    )
+
+    class Killed(Exception):
+        pass
+
+    kill = {"armed": True}
+
+    def kill_before_second_epoch(self, epoch, logs=None):
+        if kill["armed"] and epoch == 1:
+            raise Killed
+
+    monkeypatch.setattr(train.BestWeights, "on_epoch_begin", kill_before_second_epoch)
+    with pytest.raises(Killed):
+        train.train("mlp", runs_dir=tmp_path / "b", checkpoint_dir=tmp_path / "b")
+    assert (tmp_path / "b" / "mlp" / "history.csv").read_text().count("\n") == 2  # header + 1
+    kill["armed"] = False
+    resumed = json.loads(
+        train.train("mlp", runs_dir=tmp_path / "b", checkpoint_dir=tmp_path / "b").read_text()
+    )
+    # Epoch 1 was not repeated; epoch 2 continued from the backup (same shuffle, same
+    # optimizer state), so it lands where the uninterrupted run did, up to dropout noise.
+    assert len(resumed["history"]["loss"]) == 2
+    assert resumed["history"]["loss"][0] == reference["history"]["loss"][0]
+    assert resumed["history"]["loss"][1] == pytest.approx(reference["history"]["loss"][1], abs=0.05)

@@ -26,13 +26,11 @@ temporary directory, so that tests and CI never touch the committed checkpoints.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import shutil
 import sys
 import tempfile
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +42,7 @@ from . import checkpoints, models, training
 from .data import load_splits
 from .evaluation import evaluate_accuracy
 from .profiles import get_profile
+from .resume import BestWeights, WallClock, read_history
 from .seeding import set_seed
 
 __all__ = ["RECIPES", "Recipe", "main", "train"]
@@ -159,40 +158,6 @@ def _with_shifts(model: keras.Model, pixels: int) -> keras.Model:
     return keras.Model(inputs, model(shifted), name=f"{model.name}_shifted")
 
 
-class BestWeights(keras.callbacks.Callback):
-    """Keep the best-validation-accuracy weights of ``target`` on disk, across resumed runs."""
-
-    def __init__(self, target: keras.Model, directory: Path) -> None:
-        super().__init__()
-        self.target = target
-        self.weights_path = directory / "best.weights.h5"
-        self.state_path = directory / "best.json"
-        self.best = -math.inf
-        if self.state_path.is_file() and self.weights_path.is_file():
-            self.best = json.loads(self.state_path.read_text())["val_accuracy"]
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Save the weights when validation accuracy improved."""
-        value = float((logs or {}).get("val_accuracy", -math.inf))
-        if value > self.best:
-            self.best = value
-            self.target.save_weights(self.weights_path)
-            self.state_path.write_text(json.dumps({"epoch": epoch, "val_accuracy": value}))
-
-    def restore(self) -> int:
-        """Load the best weights into ``target``; return their (0-based) epoch."""
-        self.target.load_weights(self.weights_path)
-        return int(json.loads(self.state_path.read_text())["epoch"])
-
-
-def read_history(path: Path) -> dict[str, list[float]]:
-    """The per-epoch history a ``CSVLogger`` wrote (one row per finished epoch)."""
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    keys = [k for k in rows[0] if k != "epoch"] if rows else []
-    return {k: [float(row[k]) for row in rows] for k in keys}
-
-
 def train(
     name: str,
     epochs: int | None = None,
@@ -241,14 +206,13 @@ def train(
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         best,
+        clock := WallClock(run_dir / "wall_time.json"),
     ]
-    start = time.perf_counter()
     with warnings.catch_warnings():
         # training.fit feeds a tf.data pipeline that shuffles itself; Keras warns anyway.
         warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
         training.fit(trained, splits, epochs, config, callbacks=callbacks, verbose=verbose)
-    wall = time.perf_counter() - start + _previous_wall_time(run_dir)
-    (run_dir / "wall_time.json").write_text(json.dumps({"wall_time_s": wall}))
+    wall = clock.total()
     best_epoch = best.restore()
 
     test_accuracy = evaluate_accuracy(model, splits.x_test, splits.y_test)
@@ -283,12 +247,6 @@ def train(
         directory=checkpoint_dir,
     )
     return path
-
-
-def _previous_wall_time(run_dir: Path) -> float:
-    """Wall time already spent by earlier, interrupted runs of the same training."""
-    path = run_dir / "wall_time.json"
-    return json.loads(path.read_text())["wall_time_s"] if path.is_file() else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
