@@ -251,7 +251,11 @@ def train(
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m fmnist_rnn.train", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m fmnist_rnn.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("name", help=f"one of: {', '.join(sorted(RECIPES))}")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe")
     parser.add_argument("--retrain", action="store_true", help="discard the backup, start again")
