@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fmnist_rnn import results
+from fmnist_rnn.checkpoints import CheckpointError
+from fmnist_rnn.profiles import get_profile
 
 
 def test_missing_models_are_listed_without_numbers() -> None:
@@ -33,3 +35,11 @@ def test_missing_models_are_listed_without_numbers() -> None:
 def test_retrain_switch(monkeypatch: pytest.MonkeyPatch, value: str, expected: bool) -> None:
     monkeypatch.setenv(results.ENV_RETRAIN, value)
     assert results.retrain_requested() is expected
+
+
+def test_full_profile_without_checkpoint_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setenv(results.ENV_CHECKPOINT_DIR, str(tmp_path))
+    with pytest.raises(CheckpointError, match=r"python -m fmnist_rnn.train two_layer_lstm"):
+        results.obtain("two_layer_lstm", get_profile("full"), retrain=False)

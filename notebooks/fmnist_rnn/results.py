@@ -70,16 +70,26 @@ def retrain_requested() -> bool:
 def obtain(name: str, profile: Profile, retrain: bool | None = None) -> tuple[Any, dict, str]:
     """The model ``name`` and its record, and where they came from.
 
-    Full profile: the committed checkpoint when it exists (unless ``retrain``),
-    otherwise the model is trained now by its recipe (as long as that takes).
+    Full profile: the committed checkpoint; with ``retrain`` (``FMNIST_RETRAIN=1``)
+    the model is trained now by its recipe instead, as long as that takes.
     Smoke profile: always a brief training (into a temporary directory).
+
+    Raises:
+        CheckpointError: full profile, no checkpoint and no ``retrain``: a book
+            build should not silently start hours of training.
 
     Returns:
         ``(model, record, source)``; ``source`` is ``"checkpoint"`` or ``"trained now"``.
     """
     retrain = retrain_requested() if retrain is None else retrain
     exists = checkpoints.checkpoint_paths(name, checkpoint_dir())[1].is_file()
-    if not profile.is_smoke and exists and not retrain:
+    if not profile.is_smoke and not retrain:
+        if not exists:
+            raise checkpoints.CheckpointError(
+                f"no checkpoint {name!r} in {checkpoint_dir()}: run `python -m fmnist_rnn.train "
+                f"{name}` from notebooks/ and commit its two files, or set {ENV_RETRAIN}=1 "
+                "to train it inside this build (hours on a CPU)"
+            )
         model, record = checkpoints.load_checkpoint(name, checkpoint_dir())
         return model, record, "checkpoint"
     directory = Path(tempfile.mkdtemp(prefix=f"fmnist_{name}_"))
