@@ -12,6 +12,7 @@ import pytest
 from fmnist_rnn.checkpoints import (
     CheckpointError,
     checkpoint_paths,
+    git_commit,
     load_checkpoint,
     load_record,
     provenance,
@@ -68,6 +69,9 @@ def test_provenance_fields(saved) -> None:
     assert prov["data_md5"] == MD5SUMS
     assert prov["tensorflow"] and prov["cpu"]
     assert provenance("cmd", 12.34)["wall_time_s"] == 12.3
+    # A long run records the commit it started from, not the one at its end.
+    assert provenance("cmd", 1.0, commit="abc123")["git_commit"] == "abc123"
+    assert provenance("cmd")["git_commit"] == git_commit()
 
 
 def test_missing_checkpoint(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "CheckpointError",
     "checkpoint_paths",
     "cpu_model",
+    "git_commit",
     "load_checkpoint",
     "load_record",
     "provenance",
@@ -61,7 +62,8 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _git_commit() -> str:
+def git_commit() -> str:
+    """The repository's HEAD commit, flagged when tracked files have uncommitted changes."""
     root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(
@@ -79,15 +81,27 @@ def _git_commit() -> str:
     return commit + (" (with uncommitted changes)" if dirty else "")
 
 
-def provenance(command: str | None = None, wall_time_s: float | None = None) -> dict[str, Any]:
-    """Everything needed to judge a result later: what ran, on what, with which data."""
+def provenance(
+    command: str | None = None,
+    wall_time_s: float | None = None,
+    commit: str | None = None,
+) -> dict[str, Any]:
+    """Everything needed to judge a result later: what ran, on what, with which data.
+
+    Args:
+        command: the command that produced the result (default: this process's).
+        wall_time_s: how long it took.
+        commit: the commit the code was at when the run *started* (take it with
+            :func:`git_commit` before a long run: the repository may move on
+            while it trains); default: the commit now.
+    """
     import keras
     import numpy as np
     import tensorflow as tf
 
     return {
         "command": command or " ".join([Path(sys.executable).name, *sys.argv]),
-        "git_commit": _git_commit(),
+        "git_commit": commit or git_commit(),
         "data_md5": dict(MD5SUMS),  # every load verifies the files against these
         "python": platform.python_version(),
         "tensorflow": tf.__version__,

@@ -31,7 +31,6 @@ import math
 import shutil
 import sys
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,6 +179,7 @@ def train(
     """
     recipe = get_recipe(name)
     profile = get_profile()
+    commit = checkpoints.git_commit()  # the code this run starts from
     epochs = profile.epochs(epochs or recipe.epochs)
     run_dir = Path(runs_dir or RUNS_DIR) / name
     if retrain and run_dir.exists():
@@ -208,16 +208,13 @@ def train(
         best,
         clock := WallClock(run_dir / "wall_time.json"),
     ]
-    with warnings.catch_warnings():
-        # training.fit feeds a tf.data pipeline that shuffles itself; Keras warns anyway.
-        warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
-        training.fit(trained, splits, epochs, config, callbacks=callbacks, verbose=verbose)
+    training.fit(trained, splits, epochs, config, callbacks=callbacks, verbose=verbose)
     wall = clock.total()
     best_epoch = best.restore()
 
     test_accuracy = evaluate_accuracy(model, splits.x_test, splits.y_test)
     history = read_history(run_dir / "history.csv")
-    prov = checkpoints.provenance(command, wall)
+    prov = checkpoints.provenance(command, wall, commit=commit)
     if checkpoint_dir is None and profile.is_smoke:
         checkpoint_dir = Path(tempfile.mkdtemp(prefix="fmnist_smoke_checkpoints_"))
     path = checkpoints.save_checkpoint(
