@@ -55,6 +55,8 @@ def test_implementations_hold_the_same_weights_in_the_same_order():
 EQUIVALENT = [
     {"implementation": "fast"},
     {"implementation": "fast", "skip_blank": True},
+    {"implementation": "fast", "skip_blank": True, "chains": 2},
+    {"implementation": "fast", "chains": 3},
     {"implementation": "keras_rnn_cell"},
 ]
 
@@ -102,14 +104,15 @@ def test_columns_reads_pixel_columns_top_to_bottom(images):
     )
 
 
+@pytest.mark.parametrize("chains", [1, 2, 4])
 @pytest.mark.parametrize("skip", [False, True], ids=["all_steps", "skip_leading_blank"])
-def test_fast_lstm_gradients_match_keras(skip):
+def test_fast_lstm_gradients_match_keras(skip, chains):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((9, 7, 3)).astype(np.float32)
     for j, blank in enumerate([0, 7, 7, 3, 1, 0, 6, 2, 4]):  # leading blank steps
         x[j, :blank] = 0.0
     x = tf.constant(x)
-    reference, fast = keras.layers.LSTM(4), FastLSTM(4, skip_leading_blank=skip)
+    reference, fast = keras.layers.LSTM(4), FastLSTM(4, skip_leading_blank=skip, chains=chains)
     reference(x)
     fast(x)
     reference.set_weights([2.0 * w for w in reference.get_weights()])
@@ -129,8 +132,19 @@ def test_fast_lstm_gradients_match_keras(skip):
         np.testing.assert_allclose(np.asarray(g), np.asarray(e), atol=1e-5)
 
 
+@pytest.mark.parametrize("chains", [0, -1, 1.5, "2"])
+def test_fast_lstm_rejects_bad_chains(chains):
+    with pytest.raises(ValueError, match="chains"):
+        FastLSTM(4, chains=chains)
+
+
+def test_chains_need_the_fast_implementation():
+    with pytest.raises(ValueError, match="only to implementation='fast'"):
+        two_layer_lstm(chains=2)
+
+
 def test_fast_model_saves_and_loads(tmp_path, images):
-    model = two_layer_lstm(implementation="fast")
+    model = two_layer_lstm(implementation="fast", chains=2)
     path = tmp_path / "fast.keras"
     model.save(path)
     loaded = keras.models.load_model(path)

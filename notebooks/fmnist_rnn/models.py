@@ -21,7 +21,7 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
-from . import baselines
+from . import baselines, renet
 from .fast_lstm import FastLSTM
 
 __all__ = [
@@ -54,6 +54,7 @@ def two_layer_lstm(
     implementation: str = "keras",
     matmul_dtype: str = "float32",
     skip_blank: bool = False,
+    chains: int = 1,
     name: str | None = None,
 ) -> keras.Model:
     """The two-layer LSTM: ``TimeDistributed(LSTM(units)) -> LSTM(units) -> Dense(10)``.
@@ -76,14 +77,16 @@ def two_layer_lstm(
             at the start of each line (from a zero state they change every line
             alike, so they are computed once per batch). Same outputs and weight
             gradients; no gradient with respect to the input image.
+        chains: only for ``"fast"``: the first LSTM cuts each batch into this
+            many independent loops, which run on different cores (same result).
         name: model name; default ``two_layer_lstm_<read>``.
 
     Raises:
         ValueError: unknown ``read`` or ``implementation``.
     """
     _check(read, implementation)
-    if (matmul_dtype != "float32" or skip_blank) and implementation != "fast":
-        raise ValueError("matmul_dtype and skip_blank apply only to implementation='fast'")
+    if (matmul_dtype != "float32" or skip_blank or chains != 1) and implementation != "fast":
+        raise ValueError("matmul_dtype, skip_blank and chains apply only to implementation='fast'")
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image")
     # Axis 1 of the image tensor is the pixel row. TimeDistributed steps over
     # axis 1, so reading columns means swapping rows and columns first.
@@ -92,7 +95,11 @@ def two_layer_lstm(
         # Fold the 28 sequences of each image into the batch explicitly.
         x = FoldLines(name="fold")(x)
         x = FastLSTM(
-            units, matmul_dtype=matmul_dtype, skip_leading_blank=skip_blank, name="pixel_lstm"
+            units,
+            matmul_dtype=matmul_dtype,
+            skip_leading_blank=skip_blank,
+            chains=chains,
+            name="pixel_lstm",
         )(x)
         x = UnfoldLines(name="unfold")(x)
         x = FastLSTM(units, matmul_dtype=matmul_dtype, name="image_lstm")(x)
@@ -143,6 +150,7 @@ BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "simple_rnn_rows": baselines.simple_rnn_rows,
     "lstm_rows": baselines.lstm_rows,
     "two_layer_lstm_plus": baselines.two_layer_lstm_plus,
+    "renet": renet.renet,
 }
 
 

@@ -128,6 +128,13 @@ RECIPES: dict[str, Recipe] = {
         shift_pixels=2,
         why="bidirectional second LSTM, dropout, 2-pixel shifts",
     ),
+    "renet": Recipe(
+        "renet",
+        config=_adam(128, 2e-3, warmup_images=55_000),
+        epochs=12,
+        shift_pixels=1,
+        why="bidirectional LSTM sweeps down, up, left and right at two scales; dropout",
+    ),
 }
 
 
