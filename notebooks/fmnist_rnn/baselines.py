@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-__all__ = ["lstm_rows", "mlp", "simple_rnn_rows", "small_cnn", "two_layer_lstm_plus"]
+__all__ = ["lstm_rows", "mlp", "simple_rnn_rows", "small_cnn"]
 
 INPUT_SHAPE = (28, 28, 1)
 N_CLASSES = 10
@@ -64,23 +64,3 @@ def lstm_rows(units: int = 128) -> keras.Model:
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = layers.LSTM(units, name="lstm")(_rows(inputs))
     return keras.Model(inputs, _head(x), name="lstm_rows")
-
-
-def two_layer_lstm_plus(units: int = 128, dropout: float = 0.3) -> keras.Model:
-    """The two-layer LSTM, improved: columns, a bidirectional second LSTM, dropout.
-
-    The first LSTM is the faithful one (shared by the 28 pixel columns, the fast
-    implementation); the second reads the 28 column vectors in both directions,
-    which costs little because it runs once per image, not once per column.
-    """
-    from .fast_lstm import FastLSTM  # imported here: models imports this module
-    from .models import FoldLines, UnfoldLines
-
-    inputs = keras.Input(INPUT_SHAPE, name="image")
-    x = layers.Permute((2, 1, 3), name="columns_first")(inputs)
-    x = FoldLines(name="fold")(x)
-    x = FastLSTM(units, name="pixel_lstm")(x)
-    x = UnfoldLines(name="unfold")(x)
-    x = layers.Bidirectional(layers.LSTM(units), name="image_lstm")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    return keras.Model(inputs, _head(x), name="two_layer_lstm_plus")

@@ -149,7 +149,6 @@ BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "small_cnn": baselines.small_cnn,
     "simple_rnn_rows": baselines.simple_rnn_rows,
     "lstm_rows": baselines.lstm_rows,
-    "two_layer_lstm_plus": baselines.two_layer_lstm_plus,
     "renet": renet.renet,
 }
 

@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from . import checkpoints, train
+from . import checkpoints, evaluation, train
 from .data import CLASS_NAMES
 from .evaluation import evaluate_accuracy
 from .profiles import Profile
@@ -36,6 +36,7 @@ __all__ = [
     "markdown_table",
     "obtain",
     "plot_learning_curves",
+    "plot_per_class",
     "plot_prefix_accuracy",
     "results_rows",
     "retrain_requested",
@@ -171,6 +172,25 @@ def plot_learning_curves(history: dict[str, list[float]], title: str = "") -> Fi
         ax.legend()
         ax.grid(alpha=0.3)
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_class(y_true: np.ndarray, predictions: dict[str, np.ndarray]) -> Figure:
+    """Per-class accuracy of several models side by side, one group of bars per class."""
+    fig, ax = plt.subplots(figsize=(11, 3.8))
+    width = 0.8 / len(predictions)
+    for k, (name, predicted) in enumerate(predictions.items()):
+        per_class = evaluation.per_class_accuracy(y_true, predicted)
+        overall = float(np.mean(predicted == y_true))
+        positions = np.arange(len(CLASS_NAMES)) + (k - (len(predictions) - 1) / 2) * width
+        ax.bar(positions, per_class, width, label=f"{name} (overall {overall:.3f})")
+    ax.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=20)
+    ax.set_ylim(0.5, 1.0)
+    ax.set_ylabel("accuracy on the class")
+    ax.set_title("Per-class test accuracy")
+    ax.legend(loc="lower left")
+    ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
 

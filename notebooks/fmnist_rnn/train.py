@@ -120,14 +120,6 @@ RECIPES: dict[str, Recipe] = {
         shift_pixels=1,
         why="the same model reading rows, as the Keras example does",
     ),
-    "two_layer_lstm_plus": Recipe(
-        "two_layer_lstm_plus",
-        {"dropout": 0.3},
-        _TWO_LAYER,
-        epochs=40,
-        shift_pixels=2,
-        why="bidirectional second LSTM, dropout, 2-pixel shifts",
-    ),
     "renet": Recipe(
         "renet",
         config=_adam(128, 2e-3, warmup_images=55_000),
