@@ -46,6 +46,18 @@ def test_unknown_name_lists_the_valid_names() -> None:
     assert "unknown model 'resnet'; valid names: lstm_rows, mlp" in done.stderr
 
 
+def test_threads_must_be_positive() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "fmnist_rnn.train", "mlp", "--threads", "0"],
+        cwd=REPO / "notebooks",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FMNIST_PROFILE": "smoke"},
+    )
+    assert done.returncode == 2
+    assert "--threads must be at least 1" in done.stderr
+
+
 def test_smoke_training_writes_a_loadable_checkpoint(smoke, tmp_path: Path) -> None:
     before = sorted(CHECKPOINT_DIR.glob("*")) if CHECKPOINT_DIR.exists() else []
     path = train.train("mlp", runs_dir=tmp_path / "runs", checkpoint_dir=tmp_path, verbose=0)
