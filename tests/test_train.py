@@ -32,28 +32,27 @@ def test_every_recipe_names_a_registered_builder() -> None:
         assert recipe.epochs >= 1 and recipe.why, name
 
 
-def test_unknown_name_lists_the_valid_names() -> None:
-    with pytest.raises(ValueError, match=r"unknown model 'resnet'; valid names: .*two_layer_lstm"):
-        train.get_recipe("resnet")
-    done = subprocess.run(
-        [sys.executable, "-m", "fmnist_rnn.train", "resnet"],
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    """``python -m fmnist_rnn.train ARGS`` from ``notebooks/`` in the smoke profile."""
+    return subprocess.run(
+        [sys.executable, "-m", "fmnist_rnn.train", *args],
         cwd=REPO / "notebooks",
         capture_output=True,
         text=True,
         env={**os.environ, "FMNIST_PROFILE": "smoke"},
     )
+
+
+def test_unknown_name_lists_the_valid_names() -> None:
+    with pytest.raises(ValueError, match=r"unknown model 'resnet'; valid names: .*two_layer_lstm"):
+        train.get_recipe("resnet")
+    done = _cli("resnet")
     assert done.returncode == 2
     assert "unknown model 'resnet'; valid names: lstm_rows, mlp" in done.stderr
 
 
 def test_threads_must_be_positive() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "fmnist_rnn.train", "mlp", "--threads", "0"],
-        cwd=REPO / "notebooks",
-        capture_output=True,
-        text=True,
-        env={**os.environ, "FMNIST_PROFILE": "smoke"},
-    )
+    done = _cli("mlp", "--threads", "0")
     assert done.returncode == 2
     assert "--threads must be at least 1" in done.stderr
 
