@@ -23,7 +23,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from fmnist_rnn.models import two_layer_lstm  # noqa: E402
-from fmnist_rnn.training import DEFAULT, KERAS_EXAMPLE, TrainConfig  # noqa: E402
+from fmnist_rnn.training import DEFAULT, FAST_SKIP, KERAS_EXAMPLE, TrainConfig  # noqa: E402
 
 
 @keras.saving.register_keras_serializable(package="benchmarks")
@@ -125,14 +125,13 @@ def configurations(quick: bool = False) -> list[Entry]:
     threads (no worker processes).
     """
     fast = {"implementation": "fast"}
-    skip = {"implementation": "fast", "skip_blank": True}
+    skip = dict(FAST_SKIP.model_kwargs)
     skip_bf16 = {**skip, "matmul_dtype": "bfloat16"}
-    chains2 = {**DEFAULT.model_kwargs, "chains": 2}
     keras_b256 = KERAS_EXAMPLE.scaled(256, name="keras_b256")
     entries: list[Entry] = [
         (KERAS_EXAMPLE, two_layer_lstm),
         (KERAS_EXAMPLE.replace(name="fast_lstm", model_kwargs=fast), two_layer_lstm),
-        (DEFAULT, two_layer_lstm),
+        (FAST_SKIP, two_layer_lstm),
     ]
     if quick:
         return entries
@@ -158,9 +157,10 @@ def configurations(quick: bool = False) -> list[Entry]:
         ),
         # Thread settings: each distinct one trains in a worker process of its own.
         (
-            DEFAULT.replace(
+            FAST_SKIP.replace(
                 name="fast_skip_1thread",
-                description="DEFAULT on one intra-op and one inter-op thread",
+                threads=(1, 1),
+                description="FastLSTM, blanks skipped, one intra-op and one inter-op thread",
             ),
             two_layer_lstm,
             (1, 1),
@@ -168,27 +168,18 @@ def configurations(quick: bool = False) -> list[Entry]:
         (
             DEFAULT.replace(
                 name="fast_skip_chains2",
-                model_kwargs=chains2,
-                description="DEFAULT, batch cut into 2 independent loops, TF's threads",
+                threads=None,
+                description="DEFAULT's model (2 independent loops) on TensorFlow's threads",
             ),
             two_layer_lstm,
         ),
+        (DEFAULT, two_layer_lstm, DEFAULT.threads),
         (
-            DEFAULT.replace(
-                name="fast_skip_chains2_t1",
-                model_kwargs=chains2,
-                description="DEFAULT, batch cut into 2 independent loops, 1 intra-op, 2 inter-op",
+            DEFAULT.scaled(64, name="fast_skip_b64_chains2_t1").replace(
+                description="DEFAULT at batch 64 (learning rate scaled, warm-up)"
             ),
             two_layer_lstm,
-            (1, 2),
-        ),
-        (
-            KERAS_EXAMPLE.replace(
-                model_kwargs=chains2,
-                description="FastLSTM, blanks skipped, 2 loops, batch 64, 1 intra-op, 2 inter-op",
-            ).scaled(64, name="fast_skip_b64_chains2_t1"),
-            two_layer_lstm,
-            (1, 2),
+            DEFAULT.threads,
         ),
     ]
     return entries

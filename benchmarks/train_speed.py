@@ -264,7 +264,7 @@ def run(
                 "val_accuracy": finals[j]["val_accuracy"],
                 "test_accuracy": finals[j]["test_accuracy"],
                 "curve": curves[j],
-                "default": same_settings(config, DEFAULT) and threads is None,
+                "default": same_settings(config, DEFAULT) and threads == DEFAULT.threads,
             }
         )
     rows[0]["load_average_per_round"] = loads

@@ -14,7 +14,7 @@ import pytest
 
 from fmnist_rnn.data import Splits, load_splits
 from fmnist_rnn.models import two_layer_lstm
-from fmnist_rnn.training import DEFAULT, KERAS_EXAMPLE
+from fmnist_rnn.training import DEFAULT, FAST_SKIP, KERAS_EXAMPLE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import train_speed
@@ -59,10 +59,10 @@ def test_entries_and_configurations():
     full = {c.name: (c, t) for c, _, t in map(train_speed.unpack, train_speed.configurations())}
     assert full["keras_example"][1] is None
     assert full["fast_skip_1thread"][1] == (1, 1)
-    assert train_speed.same_settings(full["fast_skip_1thread"][0], DEFAULT)
-    assert full["fast_skip_chains2"][0].model_kwargs == {**DEFAULT.model_kwargs, "chains": 2}
+    assert full["fast_skip_1thread"][0].model_kwargs == FAST_SKIP.model_kwargs
+    assert full["fast_skip_chains2"][0].model_kwargs == {**FAST_SKIP.model_kwargs, "chains": 2}
     assert full["fast_skip_chains2"][1] is None
-    assert full["fast_skip_chains2_t1"][1] == (1, 2)
+    assert full["fast_skip_chains2_t1"] == (DEFAULT, (1, 2))  # the helper's default, measured
     b64 = full["fast_skip_b64_chains2_t1"][0]
     assert (b64.batch_size, b64.model_kwargs["chains"]) == (64, 2)
     assert full["fast_skip_b64_chains2_t1"][1] == (1, 2)

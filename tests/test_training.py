@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -107,3 +109,46 @@ def test_default_trains_like_the_keras_example(splits):
         trained.append(training.fit(model, splits, 2, config, verbose=0).model.get_weights())
     for a, b in zip(*trained, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_default_cuts_batches_into_two_loops_on_one_intra_op_thread():
+    assert DEFAULT.model_kwargs["chains"] == 2 and DEFAULT.threads == (1, 2)
+    assert training.FAST_SKIP.threads is None and "chains" not in training.FAST_SKIP.model_kwargs
+
+
+def test_set_cpu_threads_reports_whether_the_pools_are_in_force():
+    import tensorflow as tf
+
+    tf.constant(1.0) + 1.0  # TensorFlow has run an operation: its pools are fixed now
+    current = (
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    )
+    assert training.set_cpu_threads(KERAS_EXAMPLE)  # None: TensorFlow's defaults, nothing to do
+    assert training.set_cpu_threads(DEFAULT.replace(threads=current))
+    other = (current[0] + 1, current[1] + 1)
+    assert not training.set_cpu_threads(DEFAULT.replace(threads=other))
+    assert (
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    ) == current
+
+
+def test_set_cpu_threads_in_a_fresh_process():
+    import subprocess
+    import sys
+
+    code = (
+        "from fmnist_rnn import training; import tensorflow as tf; "
+        "ok = training.set_cpu_threads(); tf.constant(1.0) + 1.0; "
+        "print(ok, tf.config.threading.get_intra_op_parallelism_threads(), "
+        "tf.config.threading.get_inter_op_parallelism_threads())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1] / "notebooks",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.stdout.split() == ["True", "1", "2"], done.stderr[-2000:]
