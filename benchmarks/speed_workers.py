@@ -331,8 +331,8 @@ def worker_main(argv: list[str]) -> int:
     # Before any TensorFlow op: the first op creates the thread pools.
     if args.worker_threads:
         intra, inter = (int(t) for t in args.worker_threads.split(","))
-        tf.config.threading.set_intra_op_parallelism_threads(intra)
-        tf.config.threading.set_inter_op_parallelism_threads(inter)
+        if not training.set_threads(intra, inter):
+            raise RuntimeError(f"could not set TensorFlow threads to ({intra}, {inter})")
     # Answers go to the original stdout; anything else printed goes to stderr (the log).
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

@@ -134,6 +134,20 @@ def test_set_cpu_threads_reports_whether_the_pools_are_in_force():
     ) == current
 
 
+def test_set_threads_rejects_negative_counts_and_reports_fixed_pools():
+    import tensorflow as tf
+
+    with pytest.raises(ValueError, match=">= 0"):
+        training.set_threads(-1, 2)
+    tf.constant(1.0) + 1.0  # the pools are fixed from here on
+    current = (
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    )
+    assert training.set_threads(*current)
+    assert not training.set_threads(current[0] + 3, current[1])
+
+
 def test_set_cpu_threads_in_a_fresh_process():
     import subprocess
     import sys

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import tensorflow as tf
 
 from . import checkpoints, models, training
 from .data import load_splits
@@ -274,8 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         if args.threads < 1:
             parser.error("--threads must be at least 1")
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+        if not training.set_threads(args.threads, args.threads):
+            parser.error("--threads came after TensorFlow started; the pools are fixed")
     if args.name not in RECIPES:
         parser.error(f"unknown model {args.name!r}; valid names: {', '.join(sorted(RECIPES))}")
     command = " ".join(

@@ -48,6 +48,7 @@ __all__ = [
     "fit",
     "prepare",
     "set_cpu_threads",
+    "set_threads",
 ]
 
 
@@ -165,29 +166,40 @@ Override with ``fit(..., config=KERAS_EXAMPLE)`` or ``DEFAULT.replace(...)``.
 """
 
 
-def set_cpu_threads(config: TrainConfig = DEFAULT) -> bool:
-    """Give TensorFlow the thread pools of ``config.threads``; True if they are in force.
+def set_threads(intra_op: int, inter_op: int) -> bool:
+    """Set TensorFlow's CPU thread pools; True if ``(intra_op, inter_op)`` is in force.
 
     Thread pools are fixed by TensorFlow's first operation in a process. Called
     before it (at the top of a script, or of a notebook before any model is
     built), this sets them; called later it changes nothing and returns False
-    unless the pools already match. ``config.threads is None`` leaves
-    TensorFlow's defaults and returns True.
+    unless the pools already match. 0 means "TensorFlow's choice" (one thread
+    per core).
     """
-    if config.threads is None:
-        return True
-    intra, inter = config.threads
+    if intra_op < 0 or inter_op < 0:
+        raise ValueError(f"thread counts must be >= 0, got ({intra_op}, {inter_op})")
     threading = tf.config.threading
     try:
-        threading.set_intra_op_parallelism_threads(intra)
-        threading.set_inter_op_parallelism_threads(inter)
+        threading.set_intra_op_parallelism_threads(intra_op)
+        threading.set_inter_op_parallelism_threads(inter_op)
     except RuntimeError:  # TensorFlow has started: the pools are fixed
         pass
     current = (
         threading.get_intra_op_parallelism_threads(),
         threading.get_inter_op_parallelism_threads(),
     )
-    return current == (intra, inter)
+    return current == (intra_op, inter_op)
+
+
+def set_cpu_threads(config: TrainConfig = DEFAULT) -> bool:
+    """Give TensorFlow the thread pools of ``config.threads``; True if they are in force.
+
+    See :func:`set_threads`, which this calls: it must run before TensorFlow's
+    first operation. ``config.threads is None`` leaves TensorFlow's defaults
+    and returns True.
+    """
+    if config.threads is None:
+        return True
+    return set_threads(*config.threads)
 
 
 def build_model(

@@ -87,8 +87,8 @@ def run_worker(job: Job) -> dict[str, Any]:
     from .seeding import set_seed
 
     keras.config.disable_traceback_filtering()
-    tf.config.threading.set_intra_op_parallelism_threads(job.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(job.threads)
+    if not training.set_threads(job.threads, job.threads):
+        raise RuntimeError(f"could not give TensorFlow {job.threads} thread(s)")
     options = tf.distribute.experimental.CommunicationOptions(
         timeout_seconds=job.collective_timeout
     )
