@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+BOOK_ARGS ?=
 LINT_PATHS := notebooks/fmnist_rnn tests $(wildcard benchmarks)
 
 # Offline machines keep the official files beside the repository; use them when present.
@@ -33,7 +34,7 @@ book: setup
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 book-smoke: setup
-	FMNIST_PROFILE=smoke $(BIN)/jupyter-book build . -W -n --keep-going
+	FMNIST_PROFILE=smoke $(BIN)/jupyter-book build . -W -n --keep-going $(BOOK_ARGS)
 
 lab: setup
 	$(BIN)/jupyter lab notebooks
