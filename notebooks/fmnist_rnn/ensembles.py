@@ -1,0 +1,104 @@
+"""Ensembles: several trained models answer together by averaging their probabilities.
+
+Chapter 4 averages the column reader, the row reader and ReNet. Models that read the
+image in different orders make partly different mistakes, and the average of their
+softmax outputs is right more often than any one of them:
+
+.. math:: \\bar p(y \\mid x) = \\frac{1}{M} \\sum_{m=1}^{M} p_m(y \\mid x).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from .data import Splits
+from .evaluation import predict_probabilities
+
+__all__ = ["average_probabilities", "ensemble_accuracies", "plot_ensembles"]
+
+
+def average_probabilities(probabilities: Sequence[np.ndarray]) -> np.ndarray:
+    """An ensemble's class probabilities: the mean of its members' ``(N, classes)`` outputs.
+
+    Averaging probabilities rather than counting votes lets a confident member
+    outweigh an unsure one, and never ties for two members.
+
+    Raises:
+        ValueError: no members, or members whose outputs differ in shape or are not 2-D.
+    """
+    if len(probabilities) == 0:
+        raise ValueError("an ensemble needs at least one member")
+    shapes = sorted({np.shape(p) for p in probabilities})
+    if len(shapes) != 1 or len(shapes[0]) != 2:
+        raise ValueError(f"members must all give (N, classes) probabilities; got shapes {shapes}")
+    return np.mean(np.stack(probabilities), axis=0)
+
+
+def ensemble_accuracies(
+    members: Mapping[str, object],
+    ensembles: Sequence[Sequence[str]],
+    splits: Splits,
+    parts: Sequence[str] = ("val", "test"),
+) -> dict[str, dict[str, float]]:
+    """Accuracy of each ensemble on each part of ``splits``.
+
+    Args:
+        members: trained Keras models by name; each predicts every part once.
+        ensembles: tuples of member names; a tuple of one name is that model alone.
+        splits: the data; ``parts`` name its attributes (``"val"`` -> ``x_val``, ``y_val``).
+
+    Returns:
+        ``{"a + b": {"val": accuracy, "test": accuracy}, ...}`` in the order given.
+
+    Raises:
+        KeyError: an ensemble names a model that is not in ``members``.
+    """
+    for ensemble in ensembles:
+        unknown = sorted(set(ensemble) - set(members))
+        if unknown:
+            raise KeyError(f"unknown members {unknown}; known: {sorted(members)}")
+    probabilities = {
+        part: {
+            name: predict_probabilities(model, getattr(splits, f"x_{part}"))
+            for name, model in members.items()
+        }
+        for part in parts
+    }
+    table: dict[str, dict[str, float]] = {}
+    for ensemble in ensembles:
+        row = {}
+        for part in parts:
+            average = average_probabilities([probabilities[part][n] for n in ensemble])
+            labels = np.asarray(getattr(splits, f"y_{part}"))
+            row[part] = float(np.mean(average.argmax(axis=1) == labels))
+        table[" + ".join(ensemble)] = row
+    return table
+
+
+def plot_ensembles(table: Mapping[str, Mapping[str, float]], target: float | None = None) -> Figure:
+    """Horizontal bars: the accuracy of each model and ensemble on each part."""
+    names = list(table)
+    parts = list(next(iter(table.values())))
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(names) + 1.4))
+    height = 0.8 / len(parts)
+    for k, part in enumerate(parts):
+        values = [table[name][part] for name in names]
+        positions = np.arange(len(names)) + (k - (len(parts) - 1) / 2) * height
+        bars = ax.barh(positions, values, height, label=part)
+        ax.bar_label(bars, fmt="%.4f", padding=3, fontsize=8)
+    if target is not None:
+        ax.axvline(target, color="black", ls="--", lw=1, label=f"target {target}")
+    low = min(v for row in table.values() for v in row.values())
+    ax.set_xlim(max(0.0, low - 0.02), 1.0)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("accuracy")
+    ax.set_title("Single models and averaged ensembles")
+    ax.legend(loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
