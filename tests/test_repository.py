@@ -29,6 +29,17 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_cells_have_unique_ids(path: Path) -> None:
+    """nbformat 4.5 requires cell ids; without them nbformat warns on every run."""
+    notebook = json.loads(path.read_text())
+    ids = [cell.get("id") for cell in notebook["cells"]]
+    assert (notebook["nbformat"], notebook["nbformat_minor"]) >= (4, 5)
+    missing = [index for index, cell_id in enumerate(ids) if cell_id is None]
+    assert not missing, f"{path.name}: cells {missing} have no id"
+    assert len(set(ids)) == len(ids), f"{path.name}: duplicate cell ids"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_in_the_table_of_contents(path: Path) -> None:
     toc = (REPO / "_toc.yml").read_text()
     assert f"notebooks/{path.stem}" in toc, f"{path.name} is missing from _toc.yml"
