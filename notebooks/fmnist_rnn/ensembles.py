@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from .data import Splits
 from .evaluation import predict_probabilities
+from .plots import grouped_bars
 
 __all__ = ["average_probabilities", "ensemble_accuracies", "plot_ensembles"]
 
@@ -84,11 +85,8 @@ def plot_ensembles(table: Mapping[str, Mapping[str, float]], target: float | Non
     names = list(table)
     parts = list(next(iter(table.values())))
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(names) + 1.4))
-    height = 0.8 / len(parts)
-    for k, part in enumerate(parts):
-        values = [table[name][part] for name in names]
-        positions = np.arange(len(names)) + (k - (len(parts) - 1) / 2) * height
-        bars = ax.barh(positions, values, height, label=part)
+    series = {part: [table[name][part] for name in names] for part in parts}
+    for bars in grouped_bars(ax, series, horizontal=True):
         ax.bar_label(bars, fmt="%.4f", padding=3, fontsize=8)
     if target is not None:
         ax.axvline(target, color="black", ls="--", lw=1, label=f"target {target}")

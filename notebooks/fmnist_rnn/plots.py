@@ -6,10 +6,12 @@ labels its axes and returns the figure, so a notebook cell is one call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -17,6 +19,7 @@ from .data import CLASS_NAMES
 
 __all__ = [
     "class_means",
+    "grouped_bars",
     "plot_class_balance",
     "plot_class_distances",
     "plot_class_grid",
@@ -74,17 +77,32 @@ def plot_class_grid(
     return fig
 
 
+def grouped_bars(
+    ax: Axes, series: Mapping[str, Sequence[float]], horizontal: bool = False
+) -> list[BarContainer]:
+    """One group of bars per position ``0..n-1``, one bar per series, side by side.
+
+    ``series`` maps a legend label to its ``n`` values; the groups are centred on
+    the integer positions, so ``ax.set_xticks(range(n), names)`` labels them.
+    """
+    width = 0.8 / len(series)
+    containers = []
+    for k, (label, values) in enumerate(series.items()):
+        positions = np.arange(len(values)) + (k - (len(series) - 1) / 2) * width
+        draw = ax.barh if horizontal else ax.bar
+        containers.append(draw(positions, values, width, label=label))
+    return containers
+
+
 def plot_class_balance(splits: dict[str, np.ndarray]) -> Figure:
     """Images per class in each split, as grouped bars with counts."""
-    names = list(splits)
-    width = 0.8 / len(names)
-    x = np.arange(len(CLASS_NAMES))
     fig, ax = plt.subplots(figsize=(10, 3.8))
-    for i, name in enumerate(names):
-        counts = np.bincount(splits[name], minlength=len(CLASS_NAMES))
-        bars = ax.bar(x + (i - (len(names) - 1) / 2) * width, counts, width, label=name)
+    counts = {
+        name: np.bincount(labels, minlength=len(CLASS_NAMES)) for name, labels in splits.items()
+    }
+    for bars in grouped_bars(ax, counts):
         ax.bar_label(bars, fontsize=7)
-    ax.set_xticks(x, CLASS_NAMES, rotation=30, ha="right")
+    ax.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=30, ha="right")
     ax.set_xlabel("class")
     ax.set_ylabel("number of images")
     ax.set_title("Class balance: every class has the same number of images")

@@ -27,6 +27,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 from . import checkpoints, evaluation, train
 from .data import CLASS_NAMES
 from .evaluation import evaluate_accuracy
+from .plots import grouped_bars
 from .profiles import Profile
 
 __all__ = [
@@ -179,12 +180,13 @@ def plot_learning_curves(history: dict[str, list[float]], title: str = "") -> Fi
 def plot_per_class(y_true: np.ndarray, predictions: dict[str, np.ndarray]) -> Figure:
     """Per-class accuracy of several models side by side, one group of bars per class."""
     fig, ax = plt.subplots(figsize=(11, 3.8))
-    width = 0.8 / len(predictions)
-    for k, (name, predicted) in enumerate(predictions.items()):
-        per_class = evaluation.per_class_accuracy(y_true, predicted)
-        overall = float(np.mean(predicted == y_true))
-        positions = np.arange(len(CLASS_NAMES)) + (k - (len(predictions) - 1) / 2) * width
-        ax.bar(positions, per_class, width, label=f"{name} (overall {overall:.3f})")
+    series = {
+        f"{name} (overall {np.mean(predicted == y_true):.3f})": evaluation.per_class_accuracy(
+            y_true, predicted
+        )
+        for name, predicted in predictions.items()
+    }
+    grouped_bars(ax, series)
     ax.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=20)
     ax.set_ylim(0.5, 1.0)
     ax.set_ylabel("accuracy on the class")
