@@ -110,14 +110,41 @@ def test_an_interrupted_run_continues_where_it_stopped(
 
     monkeypatch.setattr(train.BestWeights, "on_epoch_begin", kill_before_second_epoch)
     with pytest.raises(Killed):
-        train.train("mlp", runs_dir=tmp_path / "b", checkpoint_dir=tmp_path / "b")
+        train.train(
+            "mlp", runs_dir=tmp_path / "b", checkpoint_dir=tmp_path / "b", command="first attempt"
+        )
     assert (tmp_path / "b" / "mlp" / "history.csv").read_text().count("\n") == 2  # header + 1
     kill["armed"] = False
     resumed = json.loads(
-        train.train("mlp", runs_dir=tmp_path / "b", checkpoint_dir=tmp_path / "b").read_text()
+        train.train(
+            "mlp", runs_dir=tmp_path / "b", checkpoint_dir=tmp_path / "b", command="second attempt"
+        ).read_text()
     )
+    # The record names the attempt that finished and the one that started the run.
+    assert resumed["provenance"]["command"] == "second attempt"
+    assert resumed["run_start"]["command"] == "first attempt"
+    assert resumed["run_start"]["git_commit"] == resumed["provenance"]["git_commit"]
+    assert reference["run_start"]["command"] == reference["provenance"]["command"]
     # Epoch 1 was not repeated; epoch 2 continued from the backup (same shuffle, same
     # optimizer state), so it lands where the uninterrupted run did, up to dropout noise.
     assert len(resumed["history"]["loss"]) == 2
     assert resumed["history"]["loss"][0] == reference["history"]["loss"][0]
     assert resumed["history"]["loss"][1] == pytest.approx(reference["history"]["loss"][1], abs=0.05)
+
+
+def test_a_run_without_a_start_record_is_not_dated_now(tmp_path: Path) -> None:
+    from fmnist_rnn.resume import run_start
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    assert run_start(fresh, "abc", "cmd")["command"] == "cmd"
+    assert run_start(fresh, "def", "other")["git_commit"] == "abc"  # read back, not rewritten
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "history.csv").write_text("epoch,loss\n0,1.0\n")
+    assert run_start(old, "abc", "cmd") == {
+        "git_commit": "unknown",
+        "command": "unknown",
+        "date": "unknown",
+    }
+    assert not (old / "start.json").exists()

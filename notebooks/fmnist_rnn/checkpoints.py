@@ -32,6 +32,7 @@ __all__ = [
     "CheckpointError",
     "checkpoint_paths",
     "cpu_model",
+    "current_command",
     "git_commit",
     "load_checkpoint",
     "load_record",
@@ -60,6 +61,11 @@ def cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
+
+
+def current_command() -> str:
+    """This process's command line, as provenance records it."""
+    return " ".join([Path(sys.executable).name, *sys.argv])
 
 
 def git_commit() -> str:
@@ -100,7 +106,7 @@ def provenance(
     import tensorflow as tf
 
     return {
-        "command": command or " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": command or current_command(),
         "git_commit": commit or git_commit(),
         "data_md5": dict(MD5SUMS),  # every load verifies the files against these
         "python": platform.python_version(),

@@ -7,7 +7,9 @@ folder, so that ``python -m fmnist_rnn.train NAME`` can simply be run again:
 * :class:`BestWeights`: the best-validation-accuracy weights and their epoch;
 * :class:`WallClock`: the training time summed over all attempts;
 * :func:`read_history`: the full per-epoch history from ``keras.callbacks.CSVLogger``
-  (``append=True``), where ``History`` would hold only the last attempt's epochs.
+  (``append=True``), where ``History`` would hold only the last attempt's epochs;
+* :func:`run_start`: the commit and command of the attempt that started the run,
+  which a resumed run's own provenance would not show.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import csv
 import json
 import math
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import keras
 
-__all__ = ["BestWeights", "WallClock", "read_history"]
+__all__ = ["BestWeights", "WallClock", "read_history", "run_start"]
 
 
 class BestWeights(keras.callbacks.Callback):
@@ -77,3 +80,23 @@ def read_history(path: Path) -> dict[str, list[float]]:
         rows = list(csv.DictReader(handle))
     keys = [k for k in rows[0] if k != "epoch"] if rows else []
     return {k: [float(row[k]) for row in rows] for k in keys}
+
+
+def run_start(run_dir: Path, git_commit: str, command: str) -> dict[str, str]:
+    """How the run in ``run_dir`` started: recorded by its first attempt, read by the others.
+
+    A run whose folder already holds a history but no start record (it began before
+    start records existed) is reported as unknown rather than as starting now.
+    """
+    path = run_dir / "start.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    if (run_dir / "history.csv").is_file():
+        return {"git_commit": "unknown", "command": "unknown", "date": "unknown"}
+    start = {
+        "git_commit": git_commit,
+        "command": command,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    path.write_text(json.dumps(start, indent=1))
+    return start

@@ -41,7 +41,7 @@ from . import checkpoints, models, training
 from .data import load_splits
 from .evaluation import evaluate_accuracy
 from .profiles import get_profile
-from .resume import BestWeights, WallClock, read_history
+from .resume import BestWeights, WallClock, read_history, run_start
 from .seeding import set_seed
 
 __all__ = ["RECIPES", "Recipe", "main", "train"]
@@ -185,12 +185,14 @@ def train(
     """
     recipe = get_recipe(name)
     profile = get_profile()
-    commit = checkpoints.git_commit()  # the code this run starts from
+    commit = checkpoints.git_commit()  # the code this attempt starts from
+    command = command or checkpoints.current_command()
     epochs = profile.epochs(epochs or recipe.epochs)
     run_dir = Path(runs_dir or RUNS_DIR) / name
     if retrain and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    start = run_start(run_dir, commit, command)  # differs from commit/command on a resume
 
     set_seed(recipe.seed)
     splits = load_splits(profile)
@@ -232,6 +234,7 @@ def train(
         test_accuracy,
         extra={
             "profile": profile.name,
+            "run_start": start,
             "best_epoch": best_epoch + 1,
             "epochs": epochs,
             "test_size": len(splits.y_test),
