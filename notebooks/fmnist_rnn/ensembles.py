@@ -90,8 +90,8 @@ def plot_ensembles(table: Mapping[str, Mapping[str, float]], target: float | Non
         ax.bar_label(bars, fmt="%.4f", padding=3, fontsize=8)
     if target is not None:
         ax.axvline(target, color="black", ls="--", lw=1, label=f"target {target}")
-    low = min(v for row in table.values() for v in row.values())
-    ax.set_xlim(max(0.0, low - 0.02), 1.0)
+    values = [v for row in table.values() for v in row.values()]
+    ax.set_xlim(max(0.0, min(values) - 0.02), min(1.0, max(values) + 0.02))
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
     ax.set_xlabel("accuracy")
