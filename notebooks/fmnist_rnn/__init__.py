@@ -1,25 +1,24 @@
 """fmnist_rnn: the helper package of the book *Reading Fashion-MNIST with recurrent networks*.
 
-Each module is named after a concept the book teaches:
+Each module is named after a concept the book teaches: :mod:`~fmnist_rnn.data` (the
+verified loader and the fixed splits), :mod:`~fmnist_rnn.sequences` (an image read as a
+sequence), :mod:`~fmnist_rnn.profiles` (the ``full`` / ``smoke`` run profiles),
+:mod:`~fmnist_rnn.models` and :mod:`~fmnist_rnn.training` (the models and one ``fit``),
+:mod:`~fmnist_rnn.train` (the command that writes the committed checkpoints), and the
+modules of single chapters (``gradients``, ``cells``, ``gates``, ``evaluation``, ...).
 
-* :mod:`fmnist_rnn.data`: the verified Fashion-MNIST loader and the fixed splits;
-* :mod:`fmnist_rnn.sequences`: scaling, and images read as sequences;
-* :mod:`fmnist_rnn.profiles`: the ``full`` / ``smoke`` run profiles;
-* :mod:`fmnist_rnn.seeding`: one call that seeds every random generator;
-* :mod:`fmnist_rnn.plots`: the figures the chapters share.
-
-Importing the package imports TensorFlow and Keras once, with their C++ start-up
-log lines silenced (see :mod:`fmnist_rnn._quiet_import`).
+Importing the package does not import TensorFlow; the modules that need it import it.
+``TF_CPP_MIN_LOG_LEVEL=2`` (unless already set) keeps TensorFlow's C++ INFO lines quiet.
 """
 
-from ._quiet_import import import_tensorflow_quietly
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 from .data import CLASS_NAMES, FashionMNISTError, load_fashion_mnist, load_splits
 from .profiles import get_profile
 from .seeding import set_seed
 from .sequences import as_columns, as_image_tensor, as_pixels, as_rows, scale
-
-# None of the modules above imports TensorFlow at import time; do it here, quietly.
-import_tensorflow_quietly()
 
 __all__ = [
     "CLASS_NAMES",

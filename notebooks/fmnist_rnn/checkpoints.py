@@ -2,11 +2,11 @@
 
 A checkpoint called ``name`` is two files in ``notebooks/checkpoints/``:
 
-* ``<name>.weights.h5``: the Keras weights;
+* ``<name>.weights.h5``: the weights of the plain, uncompiled model that the
+  recorded builder makes (no optimizer state);
 * ``<name>.json``: the ``builder`` (a name in :data:`fmnist_rnn.models.BUILDERS`)
   and its ``builder_kwargs``, the training ``history``, the ``test_accuracy``
-  measured right after training, and ``provenance``: command, git commit, data
-  MD5s, library versions, CPU/GPU, wall time, date.
+  measured right after training, and :func:`provenance`.
 
 :func:`load_checkpoint` rebuilds the model through its recorded builder and
 loads the weights; a file that does not match its builder raises
@@ -31,9 +31,8 @@ __all__ = [
     "CHECKPOINT_DIR",
     "CheckpointError",
     "checkpoint_paths",
-    "cpu_model",
-    "current_command",
     "git_commit",
+    "git_dirty",
     "load_checkpoint",
     "load_record",
     "provenance",
@@ -41,6 +40,7 @@ __all__ = [
 ]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+REPO = Path(__file__).resolve().parents[2]
 
 
 class CheckpointError(RuntimeError):
@@ -53,8 +53,29 @@ def checkpoint_paths(name: str, directory: Path | None = None) -> tuple[Path, Pa
     return directory / f"{name}.weights.h5", directory / f"{name}.json"
 
 
-def cpu_model() -> str:
-    """The processor's marketing name (from /proc/cpuinfo on Linux), else platform info."""
+def _git(*args: str, root: Path = REPO) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def git_commit(root: Path = REPO) -> str:
+    """The exact HEAD commit of the repository, or ``"unknown"`` outside a git checkout."""
+    try:
+        return _git("rev-parse", "HEAD", root=root)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def git_dirty(root: Path = REPO) -> bool:
+    """True when tracked files differ from HEAD: the code that runs is not the commit."""
+    try:
+        return bool(_git("status", "--porcelain", "--untracked-files=no", root=root))
+    except (OSError, subprocess.CalledProcessError):
+        return True
+
+
+def _cpu() -> str:
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         for line in cpuinfo.read_text().splitlines():
@@ -63,34 +84,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def current_command() -> str:
-    """This process's command line, as provenance records it."""
-    return " ".join([Path(sys.executable).name, *sys.argv])
-
-
-def git_commit() -> str:
-    """The repository's HEAD commit, flagged when tracked files have uncommitted changes."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return commit + (" (with uncommitted changes)" if dirty else "")
-
-
 def provenance(
     command: str | None = None,
     wall_time_s: float | None = None,
     commit: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """Everything needed to judge a result later: what ran, on what, with which data.
 
@@ -98,27 +96,41 @@ def provenance(
         command: the command that produced the result (default: this process's).
         wall_time_s: how long it took.
         commit: the commit the code was at when the run *started* (take it with
-            :func:`git_commit` before a long run: the repository may move on
-            while it trains); default: the commit now.
+            :func:`git_commit` before a long run); default: the commit now.
+        extra: more fields, e.g. ``implementation="fast"``.
+
+    ``git_dirty`` says whether tracked files differed from that commit (then the
+    commit does not name the code exactly; the training command refuses to write
+    the committed checkpoints from such a tree).
     """
     import keras
     import numpy as np
+    import sklearn
     import tensorflow as tf
 
     return {
-        "command": command or current_command(),
+        "command": command or " ".join([Path(sys.executable).name, *sys.argv]),
         "git_commit": commit or git_commit(),
+        "git_dirty": git_dirty(),
         "data_md5": dict(MD5SUMS),  # every load verifies the files against these
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,
-        "cpu": cpu_model(),
+        "scikit-learn": sklearn.__version__,
+        "cpu": _cpu(),
         "cpu_count": os.cpu_count(),
         "gpus": [gpu.name for gpu in tf.config.list_physical_devices("GPU")],
         "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 1),
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **extra,
     }
+
+
+def _builder(name: str, get_builder: Callable[[str], Callable[..., Any]] | None):
+    if get_builder is None:
+        from .models import get_builder
+    return get_builder(name)
 
 
 def save_checkpoint(
@@ -131,16 +143,25 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
     prov: dict[str, Any] | None = None,
     directory: Path | None = None,
+    get_builder: Callable[[str], Callable[..., Any]] | None = None,
 ) -> Path:
-    """Write ``<name>.weights.h5`` and ``<name>.json``; return the JSON path."""
+    """Write ``<name>.weights.h5`` and ``<name>.json``; return the JSON path.
+
+    The weights of ``model`` (trained with any implementation of the same
+    function, compiled or not) are copied into a fresh, uncompiled model of the
+    recorded builder, and that model's weights are written: what
+    :func:`load_checkpoint` rebuilds, without optimizer state.
+    """
     weights_path, record_path = checkpoint_paths(name, directory)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
-    model.save_weights(weights_path)
+    plain = _builder(builder, get_builder)(**builder_kwargs)
+    plain.set_weights(model.get_weights())
+    plain.save_weights(weights_path)
     record = {
         "name": name,
         "builder": builder,
         "builder_kwargs": builder_kwargs,
-        "parameters": int(model.count_params()),
+        "parameters": int(plain.count_params()),
         "test_accuracy": float(test_accuracy),
         "history": {key: [float(v) for v in values] for key, values in history.items()},
         **(extra or {}),
@@ -155,8 +176,7 @@ def load_record(name: str, directory: Path | None = None) -> dict[str, Any]:
     _, record_path = checkpoint_paths(name, directory)
     if not record_path.is_file():
         raise CheckpointError(
-            f"no checkpoint record {record_path}; train it with "
-            f"`python -m fmnist_rnn.train {name}` (from notebooks/)"
+            f"no checkpoint record {record_path}; train it with `python -m fmnist_rnn.train {name}`"
         )
     try:
         record = json.loads(record_path.read_text())
@@ -179,24 +199,25 @@ def load_checkpoint(
         CheckpointError: the files are missing, or the weights do not fit the model
             the recorded builder makes (for example after the builder changed).
     """
-    if get_builder is None:
-        from .models import get_builder
     record = load_record(name, directory)
     weights_path, _ = checkpoint_paths(name, directory)
     if not weights_path.is_file():
         raise CheckpointError(f"checkpoint weights {weights_path} are missing")
-    model = get_builder(record["builder"])(**record["builder_kwargs"])
+    built = f"{record['builder']}(**{record['builder_kwargs']})"
+    try:
+        model = _builder(record["builder"], get_builder)(**record["builder_kwargs"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"checkpoint {name!r}: {built} fails: {error}") from error
     if "parameters" in record and model.count_params() != record["parameters"]:
         raise CheckpointError(
             f"checkpoint {name!r} was saved from a model with {record['parameters']:,} "
-            f"parameters, but {record['builder']}(**{record['builder_kwargs']}) builds "
-            f"{model.count_params():,}; retrain it or restore the builder"
+            f"parameters, but {built} builds {model.count_params():,}; "
+            "retrain it or restore the builder"
         )
     try:
         model.load_weights(weights_path)
     except (ValueError, KeyError, OSError) as error:
         raise CheckpointError(
-            f"the weights in {weights_path} do not match the model built by "
-            f"{record['builder']}(**{record['builder_kwargs']}): {error}"
+            f"the weights in {weights_path} do not match the model built by {built}: {error}"
         ) from error
     return model, record

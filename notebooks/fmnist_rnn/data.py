@@ -4,13 +4,13 @@ Two sources, never mixed and never silently swapped:
 
 * ``FASHION_MNIST_DIR`` set: the four official ``.gz`` files in that folder
   (offline machines, tests and CI).
-* otherwise: Keras's own download and cache,
+* otherwise: ``keras.utils.get_file`` downloads them into Keras's cache,
   ``$KERAS_HOME/datasets/fashion-mnist`` (default ``~/.keras``), exactly where
   ``keras.datasets.fashion_mnist.load_data()`` keeps them.
 
 Every load checks each file against the MD5 published with the dataset before
-a single byte is parsed. A missing, truncated or altered file raises
-:class:`FashionMNISTError` naming the file and the fix.
+a single byte is parsed (``get_file(file_hash=...)`` for the cache). A missing,
+truncated or altered file raises :class:`FashionMNISTError` naming the file and the fix.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ MD5SUMS: dict[str, str] = {
 }
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
-KERAS_CACHE_SUBDIR = os.path.join("datasets", "fashion-mnist")
+KERAS_CACHE_SUBDIR = "datasets/fashion-mnist"  # where keras.datasets.fashion_mnist keeps them
 ENV_DIR = "FASHION_MNIST_DIR"
 VAL_SIZE = 5000
 SPLIT_SEED = 0
@@ -77,19 +77,11 @@ def data_source() -> str:
     return "Keras cache ($KERAS_HOME/datasets/fashion-mnist), downloaded on first use"
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _verify(path: Path, fix: str) -> None:
-    expected = MD5SUMS[path.name]
+    """Raise :class:`FashionMNISTError` unless ``path`` is the official file of its name."""
     if not path.is_file():
         raise FashionMNISTError(f"Fashion-MNIST file {path} is missing. {fix}")
-    actual = _md5(path)
+    actual, expected = hashlib.md5(path.read_bytes()).hexdigest(), MD5SUMS[path.name]
     if actual != expected:
         raise FashionMNISTError(
             f"Fashion-MNIST file {path} is corrupt or not the official file: "
@@ -105,32 +97,30 @@ def _local_files(folder: str) -> dict[str, Path]:
     )
     if not root.is_dir():
         raise FashionMNISTError(f"{ENV_DIR}={folder!r} is not an existing folder. {fix}")
-    paths = {name: root / name for name in MD5SUMS}
-    for path in paths.values():
-        _verify(path, fix)
-    return paths
+    for name in MD5SUMS:
+        _verify(root / name, fix)
+    return {name: root / name for name in MD5SUMS}
 
 
 def _keras_files() -> dict[str, Path]:
-    from keras.utils import get_file  # imported lazily: TensorFlow is slow to import
+    """The files in Keras's cache, downloaded if absent, re-downloaded if their MD5 is wrong."""
+    import keras  # imported lazily: TensorFlow is slow to import
 
     paths = {}
-    for name in MD5SUMS:
+    for name, md5 in MD5SUMS.items():
         try:
             paths[name] = Path(
-                get_file(name, origin=KERAS_ORIGIN + name, cache_subdir=KERAS_CACHE_SUBDIR)
+                keras.utils.get_file(
+                    name, KERAS_ORIGIN + name, file_hash=md5, cache_subdir=KERAS_CACHE_SUBDIR
+                )
             )
-        except Exception as error:  # network errors come in many classes
+        except Exception as error:  # network and hash errors come in many classes
             raise FashionMNISTError(
-                f"Could not download Fashion-MNIST file {name} from {KERAS_ORIGIN}: "
-                f"{error}. Connect to the internet, or set {ENV_DIR} to a folder "
-                "that holds the four official .gz files."
+                f"Could not download or verify Fashion-MNIST file {name} (origin "
+                f"{KERAS_ORIGIN}, Keras cache $KERAS_HOME/{KERAS_CACHE_SUBDIR}; a cached copy "
+                f"with the wrong MD5 is downloaded again): {error}. Connect to the internet, "
+                f"or set {ENV_DIR} to a folder that holds the four official .gz files."
             ) from error
-        fix = (
-            f"Delete {paths[name]} so that Keras downloads it again, or set "
-            f"{ENV_DIR} to a folder with the official files."
-        )
-        _verify(paths[name], fix)
     return paths
 
 

@@ -1,81 +1,62 @@
 """Resumable training runs: state that must survive an interrupted ``model.fit``.
 
 ``keras.callbacks.BackupAndRestore`` restores the weights, the optimizer and the
-epoch counter of a killed run. What it does not keep is kept here, in the run's
-folder, so that ``python -m fmnist_rnn.train NAME`` can simply be run again:
+epoch counter of a killed run at the last finished epoch, and
+``keras.callbacks.ModelCheckpoint`` keeps the best-on-validation weights. What
+they do not keep is kept here, in the run's folder, so that
+``python -m fmnist_rnn.train NAME`` can simply be run again:
 
-* :class:`BestWeights`: the best-validation-accuracy weights and their epoch;
-* :class:`WallClock`: the training time summed over all attempts;
+* :func:`wall_clock`: the training time summed over all attempts;
 * :func:`read_history`: the full per-epoch history from ``keras.callbacks.CSVLogger``
   (``append=True``), where ``History`` would hold only the last attempt's epochs;
 * :func:`run_start`: the commit and command of the attempt that started the run,
-  which a resumed run's own provenance would not show.
+  which a resumed run's own provenance would not show;
+* :func:`run_folder` / :func:`claim_run_folder`: one folder per run, named by a hash
+  of everything that determines it, holding that identity in ``recipe.json``, so
+  that no run ever resumes another's backup (:class:`RunError` instead).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 import json
-import math
+import shutil
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import keras
-
-__all__ = ["BestWeights", "WallClock", "read_history", "run_start"]
-
-
-class BestWeights(keras.callbacks.Callback):
-    """Keep the best-validation-accuracy weights of ``target`` on disk, across resumed runs."""
-
-    def __init__(self, target: keras.Model, directory: Path) -> None:
-        super().__init__()
-        self.target = target
-        self.weights_path = directory / "best.weights.h5"
-        self.state_path = directory / "best.json"
-        self.best = -math.inf
-        if self.state_path.is_file() and self.weights_path.is_file():
-            self.best = json.loads(self.state_path.read_text())["val_accuracy"]
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Save the weights when validation accuracy improved."""
-        value = float((logs or {}).get("val_accuracy", -math.inf))
-        if value > self.best:
-            self.best = value
-            self.target.save_weights(self.weights_path)
-            self.state_path.write_text(json.dumps({"epoch": epoch, "val_accuracy": value}))
-
-    def restore(self) -> int:
-        """Load the best weights into ``target``; return their (0-based) epoch."""
-        self.target.load_weights(self.weights_path)
-        return int(json.loads(self.state_path.read_text())["epoch"])
+__all__ = ["RunError", "claim_run_folder", "read_history", "run_folder", "run_start", "wall_clock"]
 
 
-class WallClock(keras.callbacks.Callback):
-    """Training wall time, summed over interrupted and resumed runs (saved every epoch)."""
+class RunError(RuntimeError):
+    """A run cannot start: its folder holds another run, or the tree is not committed."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
-        self.previous = json.loads(path.read_text())["wall_time_s"] if path.is_file() else 0.0
-        self.start = time.perf_counter()
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        """Start the clock."""
-        self.start = time.perf_counter()
+def wall_clock(path: Path) -> tuple[Any, Callable[[], float]]:
+    """A callback that saves the training time so far after every epoch, and a function
+    returning that time; both include the earlier, interrupted attempts of the run."""
+    import keras  # imported lazily: the training command answers --help without TensorFlow
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        """Save the time so far, so that an interruption loses at most one epoch of it."""
-        self.path.write_text(json.dumps({"wall_time_s": self.total()}))
+    previous = json.loads(path.read_text())["wall_time_s"] if path.is_file() else 0.0
+    start = time.perf_counter()
 
-    def total(self) -> float:
-        """Seconds spent training so far, earlier runs included."""
-        return self.previous + time.perf_counter() - self.start
+    def total() -> float:
+        return previous + time.perf_counter() - start
+
+    def save(epoch: int, logs: dict | None = None) -> None:
+        path.write_text(json.dumps({"wall_time_s": total()}))
+
+    return keras.callbacks.LambdaCallback(on_epoch_end=save), total
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
-    """The per-epoch history a ``CSVLogger`` wrote (one row per finished epoch)."""
+    """The per-epoch history a ``CSVLogger`` wrote (one row per finished epoch); {} if none."""
+    if not path.is_file():
+        return {}
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     keys = [k for k in rows[0] if k != "epoch"] if rows else []
@@ -100,3 +81,36 @@ def run_start(run_dir: Path, git_commit: str, command: str) -> dict[str, str]:
     }
     path.write_text(json.dumps(start, indent=1))
     return start
+
+
+def run_folder(
+    name: str, recipe: Any, profile: Any, epochs: int, implementation: str, runs_dir: Path
+) -> tuple[Path, dict[str, Any]]:
+    """The run's folder and the identity stored in it: everything that determines the run."""
+    identity = {
+        "name": name,
+        "recipe": dataclasses.asdict(recipe),
+        "epochs": epochs,
+        "profile": dataclasses.asdict(profile),
+        "implementation": implementation,
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
+    return Path(runs_dir) / f"{name}-{profile.name}-{implementation}-{digest}", identity
+
+
+def claim_run_folder(run_dir: Path, identity: dict[str, Any], retrain: bool) -> None:
+    """Create ``run_dir`` for ``identity``, or check that the run it holds is the same one."""
+    if retrain and run_dir.exists():
+        shutil.rmtree(run_dir)
+    stored = run_dir / "recipe.json"
+    if stored.is_file():
+        if json.loads(stored.read_text()) != identity:
+            raise RunError(
+                f"{run_dir} holds a run of another recipe (see its recipe.json); it is not "
+                "resumed. Start again with --retrain, or choose another --runs-dir."
+            )
+        return
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RunError(f"{run_dir} holds files but no recipe.json; remove it or use --retrain")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stored.write_text(json.dumps(identity, indent=1, sort_keys=True) + "\n")

@@ -1,26 +1,30 @@
-"""Train one model of chapter 4 and write its checkpoint: ``python -m fmnist_rnn.train NAME``.
+"""Train one model of the book and write its checkpoint: ``python -m fmnist_rnn.train NAME``.
 
-Run from ``notebooks/`` (or with ``PYTHONPATH=notebooks``)::
+::
 
     python -m fmnist_rnn.train mlp
     python -m fmnist_rnn.train two_layer_lstm            # resumes if interrupted
     python -m fmnist_rnn.train two_layer_lstm --retrain  # forget the backup, start again
+    python -m fmnist_rnn.train two_layer_lstm --implementation keras
 
 Every model has one :class:`Recipe` in :data:`RECIPES`. A run
 
-1. trains on the fixed train split, validating on the validation split, with a
-   per-epoch backup under ``runs/<name>/`` (``keras.callbacks.BackupAndRestore``;
-   a killed run continues from its last finished epoch), the per-epoch history
-   appended to ``runs/<name>/history.csv``, and the best-on-validation weights
-   kept in ``runs/<name>/best.weights.h5``;
-2. restores the best-on-validation weights;
+1. trains on the fixed train split, validating on the validation split, in its
+   own folder ``runs/<name>-<profile>-<implementation>-<hash of the recipe>/``:
+   a per-epoch backup (``keras.callbacks.BackupAndRestore``: a killed run
+   continues from its last finished epoch), the history (``CSVLogger``), the
+   best-on-validation weights (``ModelCheckpoint``) and ``recipe.json``; a
+   folder whose ``recipe.json`` differs is refused, never resumed;
+2. restores the best-on-validation weights into the plain Keras model;
 3. evaluates them once on the test split;
-4. writes ``notebooks/checkpoints/<name>.weights.h5`` and ``<name>.json`` with
-   provenance (:func:`fmnist_rnn.checkpoints.save_checkpoint`).
+4. writes ``<name>.weights.h5`` (weights only) and ``<name>.json`` with provenance:
+   in the full profile into ``notebooks/checkpoints/`` (only from a clean git
+   tree, so that the record names the exact code), otherwise into the run folder.
 
-In the smoke profile (``FMNIST_PROFILE=smoke``) the data and epochs are capped
-and, unless ``--checkpoint-dir`` / ``--runs-dir`` are given, the outputs go to a
-temporary directory, so that tests and CI never touch the committed checkpoints.
+``--implementation auto`` (the default) trains the two-layer LSTM through the
+appendix's fast CPU path when :mod:`fmnist_rnn.performance` recommends it for
+this machine; its weights are copied into :func:`fmnist_rnn.models.two_layer_lstm`,
+and that plain Keras model is what is evaluated and saved.
 """
 
 from __future__ import annotations
@@ -28,47 +32,49 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import sys
-import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import keras
+from . import checkpoints
+from .profiles import Profile, get_profile
+from .resume import RunError, claim_run_folder, run_folder
 
-from . import checkpoints, models, training
-from .data import load_splits
-from .evaluation import evaluate_accuracy
-from .profiles import get_profile
-from .resume import BestWeights, WallClock, read_history, run_start
-from .seeding import set_seed
-
-__all__ = ["RECIPES", "Recipe", "main", "train"]
+__all__ = ["IMPLEMENTATIONS", "RECIPES", "Recipe", "fast_path", "get_recipe", "main", "train"]
 
 REPO = Path(__file__).resolve().parents[2]
 RUNS_DIR = REPO / "runs"
+IMPLEMENTATIONS = ("auto", "keras", "fast")
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one named model is trained.
+    """How one named model is trained (every field goes into the run's hash and record).
 
     Attributes:
         builder: a name in :data:`fmnist_rnn.models.BUILDERS`.
-        builder_kwargs: its keyword arguments (recorded in the checkpoint).
-        config: optimizer, peak learning rate, batch size, warm-up (images).
-        epochs: passes over the training split (the cosine schedule spans them).
-        cosine: decay the learning rate to zero along a half cosine after the warm-up.
-        shift_pixels: random translations of up to this many pixels during
-            training (0: none); an extra layer around the model, never saved.
+        builder_kwargs: its keyword arguments.
+        optimizer: a ``keras.optimizers.get`` name.
+        learning_rate: the peak learning rate.
+        batch_size: images per update.
+        warmup_images: linear warm-up from a tenth of the peak over this many images.
+        epochs: passes over the training split (the schedule spans them).
+        cosine: after the warm-up, decay to zero along a half cosine (else: constant).
+        shift_pixels: during training only, ``RandomTranslation(shift_pixels / 28)``
+            with bilinear interpolation: continuous, sub-pixel shifts of up to this
+            many pixels that also blur a little, zeros shifted in (0: none).
         seed: the random seed of the run.
         why: one line for the chapter.
     """
 
     builder: str
     builder_kwargs: dict[str, Any] = field(default_factory=dict)
-    config: training.TrainConfig = training.DEFAULT
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    batch_size: int = 128
+    warmup_images: int = 0
     epochs: int = 20
     cosine: bool = True
     shift_pixels: int = 0
@@ -76,54 +82,33 @@ class Recipe:
     why: str = ""
 
 
-def _adam(batch_size: int = 128, learning_rate: float = 1e-3, warmup_images: int = 0):
-    return training.TrainConfig(
-        name=f"adam_b{batch_size}",
-        batch_size=batch_size,
-        optimizer="adam",
-        learning_rate=learning_rate,
-        warmup_images=warmup_images,
-        description=f"Adam {learning_rate:g}, batch {batch_size}",
-    )
-
-
-# FastLSTM skipping leading blanks (benchmarks/train_speed.py), without DEFAULT's
-# chains: the checkpoints are trained two at a time, one thread each, and a single
-# thread gains nothing from two loops. The optimizer and schedule are the recipe's own.
-_FAST = dict(training.FAST_SKIP.model_kwargs)
-# Batch 64: on one CPU thread batches of 32-128 train at the same images/s, and the
-# smaller batch gives twice the updates per epoch to a model that still underfits
-# after 12 epochs at batch 128 (train accuracy 0.90).
-_TWO_LAYER = _adam(64, 1.5e-3, warmup_images=55_000)
+# Batch 64 gives the two-layer LSTM twice the updates per epoch of batch 128.
+_TWO_LAYER = {"optimizer": "adam", "learning_rate": 1.5e-3, "batch_size": 64}
+_TWO_LAYER.update(warmup_images=55_000, epochs=30, shift_pixels=1)
 
 #: One recipe per model name; the name is also the checkpoint's name.
 RECIPES: dict[str, Recipe] = {
-    "mlp": Recipe("mlp", config=_adam(128), epochs=20, why="cheap reference"),
-    "small_cnn": Recipe("small_cnn", config=_adam(128), epochs=15, why="the usual image model"),
-    "simple_rnn_rows": Recipe(
-        "simple_rnn_rows", config=_adam(128), epochs=15, why="plain RNN, 28 rows"
-    ),
-    "lstm_rows": Recipe("lstm_rows", config=_adam(128), epochs=15, why="one LSTM, 28 rows"),
+    "mlp": Recipe("mlp", epochs=20, why="cheap reference"),
+    "small_cnn": Recipe("small_cnn", epochs=15, why="the usual image model"),
+    "simple_rnn_rows": Recipe("simple_rnn_rows", epochs=15, why="plain RNN, 28 rows"),
+    "lstm_rows": Recipe("lstm_rows", epochs=15, why="one LSTM, 28 rows"),
     "two_layer_lstm": Recipe(
         "two_layer_lstm",
-        {"read": "columns", **_FAST},
-        _TWO_LAYER,
-        epochs=30,
-        shift_pixels=1,
-        why="faithful 128/128 model reading columns; cosine schedule, 1-pixel shifts",
+        {"read": "columns"},
+        **_TWO_LAYER,
+        why="faithful 128/128 model reading columns; warm-up + cosine, random sub-pixel shifts",
     ),
     "two_layer_lstm_rows": Recipe(
         "two_layer_lstm",
-        {"read": "rows", **_FAST},
-        _TWO_LAYER,
-        epochs=30,
-        shift_pixels=1,
+        {"read": "rows"},
+        **_TWO_LAYER,
         why="the same model reading rows, as the Keras example does",
     ),
     # 16 epochs: a 12-epoch run was still improving on validation at its last epoch.
     "renet": Recipe(
         "renet",
-        config=_adam(128, 2e-3, warmup_images=55_000),
+        learning_rate=2e-3,
+        warmup_images=55_000,
         epochs=16,
         shift_pixels=1,
         why="bidirectional LSTM sweeps down, up, left and right at two scales; dropout",
@@ -138,21 +123,48 @@ def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def _learning_rate(recipe: Recipe, steps_per_epoch: int, epochs: int):
-    config = recipe.config
-    if not recipe.cosine:
-        return config.learning_rate_value()
-    warmup = min(config.warmup_images // config.batch_size, steps_per_epoch * epochs // 2)
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=config.learning_rate / 10 if warmup else config.learning_rate,
-        decay_steps=max(1, steps_per_epoch * epochs - warmup),
-        warmup_target=config.learning_rate if warmup else None,
+def fast_path(requested: str, builder: str):
+    """The appendix's ``FastPath`` for this run, or None for the plain Keras model.
+
+    Only the two-layer LSTM has a fast implementation. ``"auto"`` follows
+    ``fmnist_rnn.performance.hardware.choose_fast_path()`` and falls back to Keras
+    when that subpackage is absent; ``"fast"`` requires it.
+    """
+    if requested not in IMPLEMENTATIONS:
+        raise ValueError(f"unknown implementation {requested!r}; expected one of {IMPLEMENTATIONS}")
+    if requested == "keras" or builder != "two_layer_lstm":
+        return None
+    try:
+        from .performance import hardware
+    except ImportError as error:
+        if requested == "fast":
+            raise RunError(
+                f"--implementation fast needs the performance subpackage: {error}"
+            ) from error
+        return None
+    path = hardware.choose_fast_path()
+    return path if requested == "fast" or path.implementation == "fast" else None
+
+
+def _optimizer(recipe: Recipe, steps: int):
+    """The recipe's optimizer with Keras's warm-up + cosine schedule over ``steps`` updates."""
+    import keras
+
+    warmup = min(recipe.warmup_images // recipe.batch_size, steps // 2)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=recipe.learning_rate / 10 if warmup else recipe.learning_rate,
+        decay_steps=max(1, steps - warmup),
+        alpha=0.0 if recipe.cosine else 1.0,  # alpha=1: constant after the warm-up
+        warmup_target=recipe.learning_rate if warmup else None,
         warmup_steps=warmup,
     )
+    return type(keras.optimizers.get(recipe.optimizer))(learning_rate=schedule)
 
 
-def _with_shifts(model: keras.Model, pixels: int) -> keras.Model:
-    """The model behind a random-translation layer (active in training only)."""
+def _with_shifts(model, pixels: int):
+    """The model behind a random-translation layer (active in training only, never saved)."""
+    import keras
+
     if pixels <= 0:
         return model
     factor = pixels / 28
@@ -171,88 +183,120 @@ def train(
     runs_dir: Path | None = None,
     verbose: str | int = "auto",
     command: str | None = None,
+    implementation: str = "auto",
+    profile: Profile | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> Path:
     """Train model ``name`` by its recipe and write its checkpoint; return the JSON path.
 
     Args:
         name: a key of :data:`RECIPES`.
         epochs: override the recipe's epochs (the profile may cap them further).
-        retrain: delete the run's backup and history first.
-        checkpoint_dir: where the checkpoint goes (default: the committed folder).
-        runs_dir: where backups and history go (default: ``runs/`` at the repo root).
-        verbose: passed to ``model.fit`` (progress bars by default).
+        retrain: delete the run's folder first.
+        checkpoint_dir: where the checkpoint goes (default: the committed folder
+            in the full profile, the run folder otherwise).
+        runs_dir: where run folders go (default: ``runs/`` at the repository root).
+        verbose: passed to ``model.fit``.
         command: recorded in the provenance (default: the command line).
+        implementation: ``"auto"``, ``"keras"`` or ``"fast"`` (see :func:`fast_path`).
+        profile: default: the active one (``FMNIST_PROFILE``).
+        callbacks: extra Keras callbacks for ``model.fit``.
+
+    Raises:
+        RunError: the run folder holds another run, or a full-profile run would
+            write the committed checkpoints from a tree with uncommitted changes.
     """
+    import keras
+
+    from . import models, training
+    from .data import load_splits
+    from .evaluation import evaluate_accuracy
+    from .resume import read_history, run_start, wall_clock
+    from .seeding import set_seed
+
     recipe = get_recipe(name)
-    profile = get_profile()
+    profile = profile or get_profile()
     commit = checkpoints.git_commit()  # the code this attempt starts from
-    command = command or checkpoints.current_command()
+    if checkpoint_dir is None and profile.name == "full" and checkpoints.git_dirty():
+        raise RunError(
+            "tracked files have uncommitted changes: a checkpoint written now would not name "
+            "the code that trained it. Commit first (or pass --checkpoint-dir elsewhere)."
+        )
+    command = command or " ".join(["python -m fmnist_rnn.train", *sys.argv[1:]])
     epochs = profile.epochs(epochs or recipe.epochs)
-    run_dir = Path(runs_dir or RUNS_DIR) / name
-    if retrain and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    path = fast_path(implementation, recipe.builder)
+    used = "keras" if path is None else "fast"
+    run_dir, identity = run_folder(name, recipe, profile, epochs, used, runs_dir or RUNS_DIR)
+    claim_run_folder(run_dir, identity, retrain)
     start = run_start(run_dir, commit, command)  # differs from commit/command on a resume
 
     set_seed(recipe.seed)
     splits = load_splits(profile)
-    config = recipe.config
-    model = training.build_model(
-        models.get_builder(recipe.builder), config, **recipe.builder_kwargs
-    )
+    plain = models.get_builder(recipe.builder)(**recipe.builder_kwargs)
+    model = plain
+    if path is not None:
+        from .performance import fast_lstm
+
+        model = fast_lstm.fast_two_layer_lstm(
+            **recipe.builder_kwargs, skip_blank=True, chains=path.chains
+        )
     trained = _with_shifts(model, recipe.shift_pixels)
-    steps = math.ceil(len(splits.y_train) / config.batch_size)
-    optimizer_class = type(keras.optimizers.get(config.optimizer))
+    steps = math.ceil(len(splits.y_train) / recipe.batch_size) * epochs
     trained.compile(
-        optimizer=optimizer_class(learning_rate=_learning_rate(recipe, steps, epochs)),
+        optimizer=_optimizer(recipe, steps),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-
-    best = BestWeights(model, run_dir)
-    callbacks = [
+    best_path = run_dir / "best.weights.h5"
+    best_so_far = read_history(run_dir / "history.csv").get("val_accuracy", [])
+    clock, wall_time = wall_clock(run_dir / "wall_time.json")
+    fit_callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        best,
-        clock := WallClock(run_dir / "wall_time.json"),
+        keras.callbacks.ModelCheckpoint(
+            str(best_path),
+            monitor="val_accuracy",
+            mode="max",
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=max(best_so_far) if best_so_far else None,
+        ),
+        clock,
+        *callbacks,
     ]
-    training.fit(trained, splits, epochs, config, callbacks=callbacks, verbose=verbose)
-    wall = clock.total()
-    best_epoch = best.restore()
+    training.fit(trained, splits, epochs, recipe.batch_size, fit_callbacks, verbose)
+    trained.load_weights(best_path)
+    plain.set_weights(model.get_weights())
 
-    test_accuracy = evaluate_accuracy(model, splits.x_test, splits.y_test)
     history = read_history(run_dir / "history.csv")
-    prov = checkpoints.provenance(command, wall, commit=commit)
-    if checkpoint_dir is None and profile.is_smoke:
-        checkpoint_dir = Path(tempfile.mkdtemp(prefix="fmnist_smoke_checkpoints_"))
-    path = checkpoints.save_checkpoint(
-        model,
+    test_accuracy = evaluate_accuracy(plain, splits.x_test, splits.y_test)
+    details = {} if path is None else {"fast_path": {"chains": path.chains, "reason": path.reason}}
+    prov = checkpoints.provenance(command, wall_time(), commit, implementation=used, **details)
+    keys = ("optimizer", "learning_rate", "batch_size", "warmup_images", "cosine")
+    extra = {
+        "profile": profile.name,
+        "run_start": start,
+        "best_epoch": int(max(range(epochs), key=history["val_accuracy"].__getitem__)) + 1,
+        "epochs": epochs,
+        "test_size": len(splits.y_test),
+        "recipe": {
+            **{key: getattr(recipe, key) for key in keys},
+            **{key: getattr(recipe, key) for key in ("shift_pixels", "seed", "why")},
+        },
+    }
+    if checkpoint_dir is None:
+        checkpoint_dir = checkpoints.CHECKPOINT_DIR if profile.name == "full" else run_dir
+    return checkpoints.save_checkpoint(
+        plain,
         name,
         recipe.builder,
         recipe.builder_kwargs,
         history,
         test_accuracy,
-        extra={
-            "profile": profile.name,
-            "run_start": start,
-            "best_epoch": best_epoch + 1,
-            "epochs": epochs,
-            "test_size": len(splits.y_test),
-            "recipe": {
-                "optimizer": config.optimizer,
-                "learning_rate": config.learning_rate,
-                "batch_size": config.batch_size,
-                "warmup_images": config.warmup_images,
-                "cosine": recipe.cosine,
-                "shift_pixels": recipe.shift_pixels,
-                "seed": recipe.seed,
-                "why": recipe.why,
-            },
-        },
-        prov=prov,
-        directory=checkpoint_dir,
+        extra,
+        prov,
+        checkpoint_dir,
     )
-    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,36 +309,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", help=f"one of: {', '.join(sorted(RECIPES))}")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe")
     parser.add_argument("--retrain", action="store_true", help="discard the backup, start again")
+    parser.add_argument("--implementation", choices=IMPLEMENTATIONS, default="auto")
     parser.add_argument("--checkpoint-dir", type=Path, default=None)
     parser.add_argument("--runs-dir", type=Path, default=None)
     parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="TensorFlow threads (intra- and inter-op); 1 lets two trainings share 2 cores",
+        "--threads", type=int, default=None, help="TensorFlow's intra- and inter-op threads"
     )
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            parser.error("--threads must be at least 1")
-        if not training.set_threads(args.threads, args.threads):
-            parser.error("--threads came after TensorFlow started; the pools are fixed")
     if args.name not in RECIPES:
         parser.error(f"unknown model {args.name!r}; valid names: {', '.join(sorted(RECIPES))}")
-    command = " ".join(
-        ["python -m fmnist_rnn.train", *(argv if argv is not None else sys.argv[1:])]
-    )
-    path = train(
-        args.name,
-        args.epochs,
-        args.retrain,
-        args.checkpoint_dir,
-        args.runs_dir,
-        verbose="auto" if sys.stdout.isatty() else 2,
-        command=command,
-    )
-    record = json.loads(path.read_text())
-    print(f"{args.name}: test accuracy {record['test_accuracy']:.4f}; wrote {path}")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1")
+    try:
+        path = fast_path(args.implementation, RECIPES[args.name].builder)
+    except RunError as error:
+        parser.error(str(error))
+    if path is None:
+        print(f"implementation: keras (plain keras.layers.LSTM; asked for {args.implementation})")
+    else:
+        print(f"implementation: fast, {path.chains} chain(s): {path.reason}")
+    if args.threads is not None:
+        import tensorflow as tf  # the pools can be set before TensorFlow's first operation only
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    elif path is not None:
+        from .performance import hardware
+
+        hardware.apply_threads(path)
+    command = " ".join(["python -m fmnist_rnn.train", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        record_path = train(
+            args.name,
+            args.epochs,
+            args.retrain,
+            args.checkpoint_dir,
+            args.runs_dir,
+            verbose="auto" if sys.stdout.isatty() else 2,
+            command=command,
+            implementation=args.implementation,
+        )
+    except RunError as error:
+        parser.exit(2, f"error: {error}\n")
+    record = json.loads(record_path.read_text())
+    print(f"{args.name}: test accuracy {record['test_accuracy']:.4f}; wrote {record_path}")
     return 0
 
 
