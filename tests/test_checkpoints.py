@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from fmnist_rnn.checkpoints import (
     CheckpointError,
     checkpoint_paths,
     git_commit,
+    git_dirty,
     load_checkpoint,
     load_record,
     provenance,
@@ -39,6 +42,9 @@ def get_builder(name: str):
 def saved(tmp_path: Path) -> tuple[keras.Model, Path]:
     keras.utils.set_random_seed(0)
     model = tiny(units=4)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.zeros((2, 28, 28, 1), np.float32)
+    model.fit(x, np.array([0, 1]), verbose=0)  # the optimizer now has state
     save_checkpoint(
         model,
         "tiny_run",
@@ -47,6 +53,7 @@ def saved(tmp_path: Path) -> tuple[keras.Model, Path]:
         history={"loss": [2.0, 1.5], "val_accuracy": [0.5, 0.6]},
         test_accuracy=0.25,
         directory=tmp_path,
+        get_builder=get_builder,
     )
     return model, tmp_path
 
@@ -59,12 +66,14 @@ def test_round_trip(saved) -> None:
     assert record["builder"] == "tiny" and record["builder_kwargs"] == {"units": 4}
     assert record["parameters"] == model.count_params()
     assert record["history"]["val_accuracy"] == [0.5, 0.6]
+    with h5py.File(checkpoint_paths("tiny_run", directory)[0], "r") as weights:
+        assert set(weights) == {"layers", "vars"}  # weights only, no optimizer state
 
 
 def test_provenance_fields(saved) -> None:
     _, directory = saved
     prov = load_record("tiny_run", directory)["provenance"]
-    for key in ("command", "git_commit", "tensorflow", "keras", "cpu", "date", "wall_time_s"):
+    for key in ("command", "git_commit", "git_dirty", "keras", "cpu", "date", "wall_time_s"):
         assert key in prov
     assert prov["data_md5"] == MD5SUMS
     assert prov["tensorflow"] and prov["cpu"]
@@ -72,6 +81,30 @@ def test_provenance_fields(saved) -> None:
     # A long run records the commit it started from, not the one at its end.
     assert provenance("cmd", 1.0, commit="abc123")["git_commit"] == "abc123"
     assert provenance("cmd")["git_commit"] == git_commit()
+    assert provenance("cmd", implementation="fast")["implementation"] == "fast"
+
+
+def test_git_commit_is_exact_and_a_dirty_tree_is_flagged(tmp_path: Path) -> None:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("a = 1\n")
+    git("add", "code.py")
+    git("commit", "-qm", "first")
+    assert git_commit(tmp_path) == git("rev-parse", "HEAD") and len(git_commit(tmp_path)) == 40
+    assert not git_dirty(tmp_path)
+    (tmp_path / "notes.txt").write_text("untracked files do not count\n")
+    assert not git_dirty(tmp_path)
+    (tmp_path / "code.py").write_text("a = 2\n")
+    assert git_dirty(tmp_path)
+    assert git_commit(tmp_path / "nowhere") == "unknown"
 
 
 def test_missing_checkpoint(tmp_path: Path) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -122,52 +125,46 @@ def test_mnist_lookalike_is_refused(data_copy: Path) -> None:
         load_fashion_mnist()
 
 
-def test_keras_path_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No FASHION_MNIST_DIR and no network: one clear error, no fallback."""
-    monkeypatch.delenv(ENV_DIR, raising=False)
+def _load_through_keras(keras_home: Path) -> subprocess.CompletedProcess:
+    """Load in a fresh process with no FASHION_MNIST_DIR, Keras's cache in ``keras_home``
+    and every download failing at once (a proxy on a closed local port)."""
+    env = {k: v for k, v in os.environ.items() if k != ENV_DIR}
+    env.update(KERAS_HOME=str(keras_home), https_proxy="http://127.0.0.1:9", no_proxy="")
+    code = (
+        "import numpy as np, keras\n"
+        "from fmnist_rnn import FashionMNISTError, load_fashion_mnist\n"
+        "try:\n    ours = load_fashion_mnist()\n"
+        "except FashionMNISTError as error:\n    print('ERROR', error)\n    raise SystemExit\n"
+        "theirs = keras.datasets.fashion_mnist.load_data()\n"
+        "same = [np.array_equal(a, b) and a.dtype == b.dtype\n"
+        "        for a, b in zip((*ours[0], *ours[1]), (*theirs[0], *theirs[1]))]\n"
+        "print('SAME', all(same))\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
 
-    def no_network(fname, origin, cache_subdir):
-        raise OSError("network unreachable")
 
-    monkeypatch.setattr("keras.utils.get_file", no_network)
-    with pytest.raises(FashionMNISTError, match=r"Could not download.*FASHION_MNIST_DIR"):
-        load_fashion_mnist()
-
-
-def test_keras_cache_is_used_and_verified(
-    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Files already in the Keras cache load with no download; a bad cached file is named."""
-    cache = tmp_path / "keras-home"
-    target = cache / "datasets" / "fashion-mnist"
-    target.mkdir(parents=True)
+def test_keras_cache_is_used_verified_and_shared_with_keras(tmp_path: Path, data_dir: Path) -> None:
+    """Files in Keras's cache load without a download, give the same arrays as
+    ``keras.datasets.fashion_mnist.load_data()``, and a bad cached file is named."""
+    cache = tmp_path / "keras-home" / "datasets" / "fashion-mnist"
+    cache.mkdir(parents=True)
     for name in MD5SUMS:
-        (target / name).symlink_to(data_dir / name)
-    monkeypatch.delenv(ENV_DIR, raising=False)
-    import keras.src.backend.config as keras_config
-    import keras.src.utils.file_utils as file_utils
+        shutil.copyfile(data_dir / name, cache / name)
+    done = _load_through_keras(tmp_path / "keras-home")
+    assert done.stdout.strip().endswith("SAME True"), done.stdout + done.stderr[-2000:]
 
-    # Keras reads $KERAS_HOME once, at import; point its cache at the temporary folder.
-    monkeypatch.setattr(keras_config, "_KERAS_DIR", str(cache))
+    (cache / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
+    done = _load_through_keras(tmp_path / "keras-home")
+    assert "ERROR Could not download or verify Fashion-MNIST file t10k-labels" in done.stdout
+    assert ENV_DIR in done.stdout
 
-    def no_download(*args, **kwargs):
-        raise AssertionError("the cached file should have been used")
 
-    monkeypatch.setattr(file_utils.urllib.request, "urlretrieve", no_download)
-    monkeypatch.setattr(file_utils, "urlretrieve", no_download, raising=False)
-    ours = load_fashion_mnist()
-    # The same arrays, element for element, as Keras's own loader on the same cache.
-    import keras
-
-    theirs = keras.datasets.fashion_mnist.load_data()
-    for mine, reference in zip((*ours[0], *ours[1]), (*theirs[0], *theirs[1]), strict=True):
-        assert mine.dtype == reference.dtype and mine.shape == reference.shape
-        np.testing.assert_array_equal(mine, reference)
-
-    (target / "t10k-labels-idx1-ubyte.gz").unlink()
-    (target / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
-    with pytest.raises(FashionMNISTError, match=r"t10k-labels-idx1-ubyte\.gz is corrupt"):
-        load_fashion_mnist()
+def test_no_folder_and_no_network_is_one_clear_error(tmp_path: Path) -> None:
+    done = _load_through_keras(tmp_path / "empty-keras-home")
+    assert "ERROR Could not download or verify Fashion-MNIST file" in done.stdout
+    assert f"set {ENV_DIR} to a folder" in done.stdout
 
 
 def test_train_val_split_is_fixed_and_stratified(dataset) -> None:

@@ -16,11 +16,10 @@ def images() -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
 
 
-@pytest.mark.parametrize("implementation", ["keras", "fast"])
 @pytest.mark.parametrize("read", ["columns", "rows"])
-def test_prefix_at_28_is_the_model_output(images, implementation, read) -> None:
+def test_prefix_at_28_is_the_model_output(images, read) -> None:
     keras.utils.set_random_seed(1)
-    model = two_layer_lstm(units=8, read=read, implementation=implementation)
+    model = two_layer_lstm(units=8, read=read)
     steps = evaluation.prefix_probabilities(model, images)
     assert steps.shape == (12, 28, 10)
     np.testing.assert_allclose(steps[:, -1], model.predict(prepare(images), verbose=0), atol=1e-5)
@@ -31,7 +30,7 @@ def test_prefix_at_28_is_the_model_output(images, implementation, read) -> None:
 def test_prefix_steps_follow_column_order(images) -> None:
     """Changing only the last column leaves the prefixes k < 28 unchanged (read=columns)."""
     keras.utils.set_random_seed(2)
-    model = two_layer_lstm(units=8, read="columns", implementation="fast")
+    model = two_layer_lstm(units=8, read="columns")
     changed = images.copy()
     changed[:, :, -1] = 255 - changed[:, :, -1]
     a = evaluation.prefix_probabilities(model, images)

@@ -59,3 +59,13 @@ def test_per_class_bars_are_the_recall_of_each_class() -> None:
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["perfect (overall 1.000)", f"half (overall {11 / 13:.3f})"]
     plt.close(fig)
+
+
+def test_class_distances_are_the_euclidean_distances_of_the_means() -> None:
+    rng = np.random.default_rng(0)
+    means = rng.random((10, 28, 28))
+    distances = plots.class_distances(means)
+    assert distances.shape == (10, 10)
+    assert distances[2, 7] == pytest.approx(np.sqrt(((means[2] - means[7]) ** 2).sum()))
+    np.testing.assert_allclose(distances, distances.T)
+    np.testing.assert_allclose(np.diag(distances), 0.0, atol=1e-12)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from fmnist_rnn.profiles import ENV_PROFILE, PROFILES, get_profile
-from fmnist_rnn.seeding import set_seed
 
 
 def test_default_is_full(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,20 +43,3 @@ def test_bad_requests() -> None:
         profile.count(10, "validation")
     with pytest.raises(ValueError, match="at least 1"):
         profile.count(-5)
-
-
-def test_set_seed_repeats_numpy_and_keras() -> None:
-    import keras
-
-    def draw() -> tuple[np.ndarray, np.ndarray]:
-        return np.random.rand(3), keras.random.normal((3,)).numpy()  # noqa: NPY002
-
-    set_seed(42)
-    first = draw()
-    set_seed(42)
-    second = draw()
-    set_seed(43)
-    third = draw()
-    np.testing.assert_array_equal(first[0], second[0])
-    np.testing.assert_array_equal(first[1], second[1])
-    assert not np.array_equal(first[0], third[0])

@@ -25,7 +25,8 @@ def test_missing_models_are_listed_without_numbers() -> None:
     ]
     table = results.markdown_table(rows, 10_000).splitlines()
     assert table[0].endswith("test accuracy (10,000 images) |")
-    assert table[2] == "| `a` | | | | | not trained yet |"
+    assert table[1] == "|---|---:|---:|---:|---|---:|"
+    assert table[2] == "| `a` |  |  |  |  | not trained yet |"
     assert table[3] == "| `b` | 1,234 | 3 (recipe: 5) | 1.2 min | cpu, 2 cores | 0.9123 |"
     assert all("self-reported" in line for line in table[4:])
     assert len(table) == 4 + len(results.PUBLISHED)

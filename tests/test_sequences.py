@@ -11,7 +11,6 @@ from fmnist_rnn.sequences import (
     as_pixels,
     as_rows,
     scale,
-    sequence_view,
 )
 
 
@@ -55,7 +54,6 @@ def test_views(images: np.ndarray) -> None:
     assert pixels[3, 28 * 4 + 5, 0] == x[3, 4, 5]
     # The 4-D tensor is accepted back by every view.
     np.testing.assert_array_equal(as_columns(tensor), cols)
-    np.testing.assert_array_equal(sequence_view(x, "pixels"), pixels)
 
 
 @pytest.mark.parametrize("view", [as_rows, as_columns, as_pixels, as_image_tensor])
@@ -66,8 +64,3 @@ def test_views_refuse_bad_input(view, images: np.ndarray) -> None:
         view(np.zeros((5, 28, 27), np.float32))
     with pytest.raises(ValueError, match=r"\(N, 28, 28\)"):
         view(np.zeros((28, 28), np.float32))
-
-
-def test_unknown_view(images: np.ndarray) -> None:
-    with pytest.raises(ValueError, match="unknown view 'diagonal'"):
-        sequence_view(scale(images), "diagonal")

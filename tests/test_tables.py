@@ -1,4 +1,4 @@
-"""The notebooks' result tables."""
+"""The notebooks' one table renderer."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import pytest
 from fmnist_rnn import tables
 
 
-def test_show_table_renders_escaped_html_and_markdown(monkeypatch: pytest.MonkeyPatch) -> None:
-    shown = []
-    monkeypatch.setattr(tables, "display", lambda data, raw: shown.append(data))
-    tables.show_table(["model", "accuracy"], [["a<b", "0.9"]])
-    (data,) = shown
-    assert "<td>a&lt;b</td><td>0.9</td>" in data["text/html"]
-    assert data["text/markdown"].splitlines() == [
-        "| model | accuracy |",
-        "|---|---|",
-        "| a<b | 0.9 |",
-    ]
+def test_markdown_table_aligns_and_checks_widths() -> None:
+    text = tables.markdown_table(["model", "accuracy"], [["a<b", "0.9"]], align="lr")
+    assert text.splitlines() == ["| model | accuracy |", "|---|---:|", "| a<b | 0.9 |"]
+    with pytest.raises(ValueError, match="2 columns"):
+        tables.markdown_table(["model", "accuracy"], [["a"]])
+
+
+def test_show_table_escapes_html(capsys: pytest.CaptureFixture[str]) -> None:
+    tables.show_table(["model", "accuracy"], [["a<b", "0.9"]])  # no notebook: printed
+    assert "<td>a&lt;b</td><td>0.9</td>" in capsys.readouterr().out

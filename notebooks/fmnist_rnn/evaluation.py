@@ -8,8 +8,9 @@ command and the tests compute every number the same way.
 (:func:`fmnist_rnn.models.two_layer_lstm`): what would the model say after its
 second LSTM has read only the first ``k`` line vectors? It reuses the trained
 line encoder, copies the second LSTM's weights into a ``keras.layers.LSTM`` with
-``return_sequences=True`` (the fast and the Keras implementation share one
-weight layout) and applies the trained dense head at every step.
+``return_sequences=True`` and applies the trained dense head at every step.
+
+Accuracy, per-class accuracy (recall) and the confusion matrix are scikit-learn's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 from matplotlib.figure import Figure
-from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+from sklearn.metrics import (
+    ConfusionMatrixDisplay,
+    accuracy_score,
+    confusion_matrix,
+    recall_score,
+)
 
 from .data import CLASS_NAMES
 from .training import prepare
@@ -47,8 +53,7 @@ def predict_probabilities(
 
 def evaluate_accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
     """The fraction of ``images`` whose most probable class is the label."""
-    predicted = predict_probabilities(model, images).argmax(axis=1)
-    return float(np.mean(predicted == np.asarray(labels)))
+    return float(accuracy_score(labels, predict_probabilities(model, images).argmax(axis=1)))
 
 
 def confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -57,10 +62,10 @@ def confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 
 def per_class_accuracy(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """The accuracy on the images of each class (the recall), shape (10,)."""
-    matrix = confusion(labels, predicted)
-    totals = matrix.sum(axis=1)
-    return np.divide(np.diag(matrix), totals, out=np.full(N_CLASSES, np.nan), where=totals > 0)
+    """The accuracy on the images of each class (its recall), shape (10,); NaN if absent."""
+    return recall_score(
+        labels, predicted, labels=np.arange(N_CLASSES), average=None, zero_division=np.nan
+    )
 
 
 def most_confused_pairs(matrix: np.ndarray, top: int = 5) -> list[tuple[int, int, int, int]]:
@@ -102,8 +107,8 @@ def plot_confusion(matrix: np.ndarray, title: str = "") -> Figure:
 def prefix_model(model: keras.Model) -> keras.Model:
     """Image -> class probabilities after each of the 28 line vectors, ``(N, 28, 10)``.
 
-    ``model`` is a trained :func:`~fmnist_rnn.models.two_layer_lstm` (either
-    implementation). Its output at step 28 is the model's own output.
+    ``model`` is a trained :func:`~fmnist_rnn.models.two_layer_lstm`. Its output
+    at step 28 is the model's own output.
     """
     second = model.get_layer("image_lstm")
     head = model.get_layer("classes")

@@ -14,10 +14,12 @@ from matplotlib.axes import Axes
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from sklearn.metrics import pairwise_distances
 
 from .data import CLASS_NAMES
 
 __all__ = [
+    "class_distances",
     "class_means",
     "grouped_bars",
     "plot_class_balance",
@@ -33,6 +35,12 @@ __all__ = [
 def class_means(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """The mean image of each class, shape (10, 28, 28), in the images' units."""
     return np.stack([images[labels == k].mean(axis=0) for k in range(len(CLASS_NAMES))])
+
+
+def class_distances(means: np.ndarray) -> np.ndarray:
+    """Euclidean distances between the class mean images, a symmetric (10, 10) matrix."""
+    flat = means.reshape(len(means), -1)
+    return pairwise_distances(flat, flat)
 
 
 def show_images(
@@ -140,8 +148,7 @@ def plot_pixel_histogram(splits: dict[str, np.ndarray]) -> Figure:
 
 def plot_class_distances(means: np.ndarray) -> Figure:
     """Euclidean distances between class mean images, annotated."""
-    flat = means.reshape(len(means), -1)
-    dist = np.linalg.norm(flat[:, None, :] - flat[None, :, :], axis=-1)
+    dist = class_distances(means)
     fig, ax = plt.subplots(figsize=(6.8, 5.8))
     image = ax.imshow(dist, cmap="viridis")
     for i in range(len(dist)):

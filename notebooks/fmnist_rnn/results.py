@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from . import checkpoints, evaluation, train
+from . import checkpoints, evaluation, tables, train
 from .data import CLASS_NAMES
 from .evaluation import evaluate_accuracy
 from .plots import grouped_bars
@@ -74,7 +74,7 @@ def obtain(name: str, profile: Profile, retrain: bool | None = None) -> tuple[An
 
     Full profile: the committed checkpoint; with ``retrain`` (``FMNIST_RETRAIN=1``)
     the model is trained now by its recipe instead, as long as that takes.
-    Smoke profile: always a brief training (into a temporary directory).
+    Smoke profile: always a brief training (in a temporary directory, removed after).
 
     Raises:
         CheckpointError: full profile, no checkpoint and no ``retrain``: a book
@@ -94,12 +94,18 @@ def obtain(name: str, profile: Profile, retrain: bool | None = None) -> tuple[An
             )
         model, record = checkpoints.load_checkpoint(name, checkpoint_dir())
         return model, record, "checkpoint"
-    directory = Path(tempfile.mkdtemp(prefix=f"fmnist_{name}_"))
     command = f"fmnist_rnn.results.obtain({name!r}) in a notebook ({profile.name} profile)"
-    train.train(
-        name, retrain=True, checkpoint_dir=directory, runs_dir=directory, verbose=2, command=command
-    )
-    model, record = checkpoints.load_checkpoint(name, directory=directory)
+    with tempfile.TemporaryDirectory(prefix=f"fmnist_{name}_") as directory:
+        train.train(
+            name,
+            retrain=True,
+            checkpoint_dir=Path(directory),
+            runs_dir=Path(directory),
+            verbose=2,
+            command=command,
+            profile=profile,
+        )
+        model, record = checkpoints.load_checkpoint(name, directory=Path(directory))
     return model, record, "trained now"
 
 
@@ -140,25 +146,22 @@ def _result_row(name: str, recipe: train.Recipe, x_test: np.ndarray, y_test: np.
 
 def markdown_table(rows: list[dict[str, Any]], n_test: int) -> str:
     """The results table (ours, then the published numbers) as Markdown."""
-    lines = [
-        "| model | parameters | epochs | training time | machine "
-        f"| test accuracy ({n_test:,} images) |",
-        "|---|---:|---:|---:|---|---:|",
-    ]
+    header = ["model", "parameters", "epochs", "training time", "machine"]
+    header.append(f"test accuracy ({n_test:,} images)")
+    body = []
     for row in rows:
         if row["status"] != "checkpoint":
-            lines.append(f"| `{row['model']}` | | | | | {row['status']} |")
+            body.append([f"`{row['model']}`", "", "", "", "", row["status"]])
             continue
         epochs = f"{row['epochs']}"
         if row["epochs"] != row["recipe_epochs"]:
             epochs += f" (recipe: {row['recipe_epochs']})"
-        lines.append(
-            f"| `{row['model']}` | {row['parameters']:,} | {epochs} "
-            f"| {row['train_minutes']:.1f} min | {row['machine']} | {row['test_accuracy']:.4f} |"
-        )
+        minutes, accuracy = f"{row['train_minutes']:.1f} min", f"{row['test_accuracy']:.4f}"
+        cells = [f"{row['parameters']:,}", epochs, minutes, row["machine"], accuracy]
+        body.append([f"`{row['model']}`", *cells])
     for model, accuracy in PUBLISHED:
-        lines.append(f"| {model} (published, self-reported) | | | | | {accuracy:.3f} |")
-    return "\n".join(lines)
+        body.append([f"{model} (published, self-reported)", "", "", "", "", f"{accuracy:.3f}"])
+    return tables.markdown_table(header, body, align="lrrrlr")
 
 
 def plot_learning_curves(history: dict[str, list[float]], title: str = "") -> Figure:
