@@ -141,7 +141,12 @@ def _load_through_keras(keras_home: Path) -> subprocess.CompletedProcess:
         "print('SAME', all(same))\n"
     )
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1] / "notebooks",  # importable without an install
+        timeout=300,
     )
 
 

@@ -22,6 +22,7 @@ from fmnist_rnn.profiles import PROFILES, Profile
 from fmnist_rnn.resume import RunError, run_folder
 
 SMOKE, FULL = PROFILES["smoke"], PROFILES["full"]
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 HAS_PERFORMANCE = importlib.util.find_spec("fmnist_rnn.performance") is not None
 
 
@@ -36,6 +37,7 @@ def _python(code: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         env={**os.environ, "FMNIST_PROFILE": "smoke"},
+        cwd=NOTEBOOKS,  # where the package is importable without an install
         timeout=300,
     )
 

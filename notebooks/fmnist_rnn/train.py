@@ -5,9 +5,8 @@
     python -m fmnist_rnn.train mlp
     python -m fmnist_rnn.train two_layer_lstm            # resumes if interrupted
     python -m fmnist_rnn.train two_layer_lstm --retrain  # forget the backup, start again
-    python -m fmnist_rnn.train two_layer_lstm --implementation keras
 
-Every model has one :class:`Recipe` in :data:`RECIPES`. A run
+Every model has one :class:`~fmnist_rnn.recipes.Recipe` in :data:`RECIPES`. A run
 
 1. trains on the fixed train split, validating on the validation split, in its
    own folder ``runs/<name>-<profile>-<implementation>-<hash of the recipe>/``:
@@ -34,12 +33,12 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import checkpoints
 from .profiles import Profile, get_profile
+from .recipes import RECIPES, Recipe, get_recipe
 from .resume import RunError, claim_run_folder, run_folder
 
 __all__ = ["IMPLEMENTATIONS", "RECIPES", "Recipe", "fast_path", "get_recipe", "main", "train"]
@@ -47,80 +46,6 @@ __all__ = ["IMPLEMENTATIONS", "RECIPES", "Recipe", "fast_path", "get_recipe", "m
 REPO = Path(__file__).resolve().parents[2]
 RUNS_DIR = REPO / "runs"
 IMPLEMENTATIONS = ("auto", "keras", "fast")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How one named model is trained (every field goes into the run's hash and record).
-
-    Attributes:
-        builder: a name in :data:`fmnist_rnn.models.BUILDERS`.
-        builder_kwargs: its keyword arguments.
-        optimizer: a ``keras.optimizers.get`` name.
-        learning_rate: the peak learning rate.
-        batch_size: images per update.
-        warmup_images: linear warm-up from a tenth of the peak over this many images.
-        epochs: passes over the training split (the schedule spans them).
-        cosine: after the warm-up, decay to zero along a half cosine (else: constant).
-        shift_pixels: during training only, ``RandomTranslation(shift_pixels / 28)``
-            with bilinear interpolation: continuous, sub-pixel shifts of up to this
-            many pixels that also blur a little, zeros shifted in (0: none).
-        seed: the random seed of the run.
-        why: one line for the chapter.
-    """
-
-    builder: str
-    builder_kwargs: dict[str, Any] = field(default_factory=dict)
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    batch_size: int = 128
-    warmup_images: int = 0
-    epochs: int = 20
-    cosine: bool = True
-    shift_pixels: int = 0
-    seed: int = 0
-    why: str = ""
-
-
-# Batch 64 gives the two-layer LSTM twice the updates per epoch of batch 128.
-_TWO_LAYER = {"optimizer": "adam", "learning_rate": 1.5e-3, "batch_size": 64}
-_TWO_LAYER.update(warmup_images=55_000, epochs=30, shift_pixels=1)
-
-#: One recipe per model name; the name is also the checkpoint's name.
-RECIPES: dict[str, Recipe] = {
-    "mlp": Recipe("mlp", epochs=20, why="cheap reference"),
-    "small_cnn": Recipe("small_cnn", epochs=15, why="the usual image model"),
-    "simple_rnn_rows": Recipe("simple_rnn_rows", epochs=15, why="plain RNN, 28 rows"),
-    "lstm_rows": Recipe("lstm_rows", epochs=15, why="one LSTM, 28 rows"),
-    "two_layer_lstm": Recipe(
-        "two_layer_lstm",
-        {"read": "columns"},
-        **_TWO_LAYER,
-        why="faithful 128/128 model reading columns; warm-up + cosine, random sub-pixel shifts",
-    ),
-    "two_layer_lstm_rows": Recipe(
-        "two_layer_lstm",
-        {"read": "rows"},
-        **_TWO_LAYER,
-        why="the same model reading rows, as the Keras example does",
-    ),
-    # 16 epochs: a 12-epoch run was still improving on validation at its last epoch.
-    "renet": Recipe(
-        "renet",
-        learning_rate=2e-3,
-        warmup_images=55_000,
-        epochs=16,
-        shift_pixels=1,
-        why="bidirectional LSTM sweeps down, up, left and right at two scales; dropout",
-    ),
-}
-
-
-def get_recipe(name: str) -> Recipe:
-    """The recipe called ``name``; a clear error listing the valid names otherwise."""
-    if name not in RECIPES:
-        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(sorted(RECIPES))}")
-    return RECIPES[name]
 
 
 def fast_path(requested: str, builder: str):
@@ -139,7 +64,7 @@ def fast_path(requested: str, builder: str):
     except ImportError as error:
         if requested == "fast":
             raise RunError(
-                f"--implementation fast needs the performance subpackage: {error}"
+                f"--implementation fast needs fmnist_rnn.performance: {error}"
             ) from error
         return None
     path = hardware.choose_fast_path()
@@ -248,7 +173,7 @@ def train(
         metrics=["accuracy"],
     )
     best_path = run_dir / "best.weights.h5"
-    best_so_far = read_history(run_dir / "history.csv").get("val_accuracy", [])
+    seen = read_history(run_dir / "history.csv").get("val_accuracy", [])  # earlier attempts
     clock, wall_time = wall_clock(run_dir / "wall_time.json")
     fit_callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
@@ -259,30 +184,25 @@ def train(
             mode="max",
             save_best_only=True,
             save_weights_only=True,
-            initial_value_threshold=max(best_so_far) if best_so_far else None,
+            initial_value_threshold=max(seen, default=None),
         ),
         clock,
         *callbacks,
     ]
     training.fit(trained, splits, epochs, recipe.batch_size, fit_callbacks, verbose)
     trained.load_weights(best_path)
-    plain.set_weights(model.get_weights())
+    plain.set_weights(model.get_weights())  # the fast path's weights, in the plain model
 
     history = read_history(run_dir / "history.csv")
-    test_accuracy = evaluate_accuracy(plain, splits.x_test, splits.y_test)
     details = {} if path is None else {"fast_path": {"chains": path.chains, "reason": path.reason}}
-    prov = checkpoints.provenance(command, wall_time(), commit, implementation=used, **details)
-    keys = ("optimizer", "learning_rate", "batch_size", "warmup_images", "cosine")
+    recorded = ("optimizer", "learning_rate", "batch_size", "warmup_images", "cosine")
     extra = {
         "profile": profile.name,
         "run_start": start,
-        "best_epoch": int(max(range(epochs), key=history["val_accuracy"].__getitem__)) + 1,
+        "best_epoch": 1 + history["val_accuracy"].index(max(history["val_accuracy"])),
         "epochs": epochs,
         "test_size": len(splits.y_test),
-        "recipe": {
-            **{key: getattr(recipe, key) for key in keys},
-            **{key: getattr(recipe, key) for key in ("shift_pixels", "seed", "why")},
-        },
+        "recipe": {k: getattr(recipe, k) for k in (*recorded, "shift_pixels", "seed", "why")},
     }
     if checkpoint_dir is None:
         checkpoint_dir = checkpoints.CHECKPOINT_DIR if profile.name == "full" else run_dir
@@ -292,9 +212,9 @@ def train(
         recipe.builder,
         recipe.builder_kwargs,
         history,
-        test_accuracy,
+        evaluate_accuracy(plain, splits.x_test, splits.y_test),
         extra,
-        prov,
+        checkpoints.provenance(command, wall_time(), commit, implementation=used, **details),
         checkpoint_dir,
     )
 
@@ -307,14 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("name", help=f"one of: {', '.join(sorted(RECIPES))}")
-    parser.add_argument("--epochs", type=int, default=None, help="override the recipe")
+    parser.add_argument("--epochs", type=int, help="override the recipe")
     parser.add_argument("--retrain", action="store_true", help="discard the backup, start again")
     parser.add_argument("--implementation", choices=IMPLEMENTATIONS, default="auto")
-    parser.add_argument("--checkpoint-dir", type=Path, default=None)
-    parser.add_argument("--runs-dir", type=Path, default=None)
-    parser.add_argument(
-        "--threads", type=int, default=None, help="TensorFlow's intra- and inter-op threads"
-    )
+    parser.add_argument("--checkpoint-dir", type=Path)
+    parser.add_argument("--runs-dir", type=Path)
+    parser.add_argument("--threads", type=int, help="TensorFlow's intra- and inter-op threads")
     args = parser.parse_args(argv)
     if args.name not in RECIPES:
         parser.error(f"unknown model {args.name!r}; valid names: {', '.join(sorted(RECIPES))}")
