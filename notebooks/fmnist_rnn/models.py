@@ -17,7 +17,7 @@ from keras import layers
 
 from . import baselines, renet
 
-__all__ = ["BUILDERS", "READS", "get_builder", "register_builder", "two_layer_lstm"]
+__all__ = ["BUILDERS", "READS", "get_builder", "two_layer_lstm"]
 
 READS = ("columns", "rows")
 
@@ -57,13 +57,6 @@ BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "lstm_rows": baselines.lstm_rows,
     "renet": renet.renet,
 }
-
-
-def register_builder(name: str, builder: Callable[..., keras.Model]) -> None:
-    """Add a builder to :data:`BUILDERS` (a chapter's own model, for :func:`get_builder`)."""
-    if name in BUILDERS and BUILDERS[name] is not builder:
-        raise ValueError(f"a different builder is already registered as {name!r}")
-    BUILDERS[name] = builder
 
 
 def get_builder(name: str) -> Callable[..., keras.Model]:

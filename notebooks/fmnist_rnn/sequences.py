@@ -17,13 +17,11 @@ import numpy as np
 
 __all__ = [
     "IMAGE_SIZE",
-    "VIEWS",
     "as_columns",
     "as_image_tensor",
     "as_pixels",
     "as_rows",
     "scale",
-    "sequence_view",
 ]
 
 IMAGE_SIZE = 28
@@ -86,18 +84,3 @@ def as_pixels(images: np.ndarray) -> np.ndarray:
 def as_image_tensor(images: np.ndarray) -> np.ndarray:
     """The (N, 28, 28, 1) tensor the two-layer LSTM (and a CNN) takes."""
     return _checked(images, "as_image_tensor")[..., np.newaxis]
-
-
-VIEWS = {
-    "rows": as_rows,
-    "columns": as_columns,
-    "pixels": as_pixels,
-    "image": as_image_tensor,
-}
-
-
-def sequence_view(images: np.ndarray, view: str) -> np.ndarray:
-    """Dispatch to one of :data:`VIEWS` by name ("rows", "columns", "pixels", "image")."""
-    if view not in VIEWS:
-        raise ValueError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
-    return VIEWS[view](images)
