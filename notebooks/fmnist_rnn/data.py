@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from .profiles import Profile, get_profile
+
 __all__ = [
     "CLASS_NAMES",
     "MD5SUMS",
@@ -200,15 +202,9 @@ class Splits:
         return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
 
 
-def load_splits(profile=None) -> Splits:
-    """The fixed 55k/5k/10k split, cut down to the sizes the run profile allows.
-
-    Args:
-        profile: a :class:`fmnist_rnn.profiles.Profile`; default: the active one
-            (``FMNIST_PROFILE``).
-    """
-    from .profiles import get_profile
-
+def load_splits(profile: Profile | None = None) -> Splits:
+    """The fixed 55k/5k/10k split, cut down to the sizes the run ``profile`` allows
+    (default: the active one, ``FMNIST_PROFILE``)."""
     profile = profile or get_profile()
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     (x_tr, y_tr), (x_val, y_val) = train_val_split(x_train, y_train)
