@@ -198,6 +198,7 @@ def train(job: Job, strategy, index: int = 0) -> dict[str, Any]:
     if backup:  # finished: the backup has done its job
         shutil.rmtree(backup, ignore_errors=True)
     out = Path(job.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     weights = model.get_weights()
     np.savez(out / f"worker-{index}.weights.npz", **{f"w{i}": w for i, w in enumerate(weights)})
     result = {
