@@ -106,11 +106,10 @@ def choose_fast_path(cores: int | None = None, gpus: Sequence | None = None) -> 
     if cores == 1:
         return FastPath("fast", 1, (1, 1), "one usable core: one chain, one thread")
     chains = min(cores, MAX_CHAINS)
+    intra = max(1, cores // chains)
+    per_chain = "one core per chain" if intra == 1 else f"{intra} cores per chain"
     return FastPath(
-        "fast",
-        chains,
-        (max(1, cores // chains), chains),
-        f"{cores} usable CPU cores and no GPU: one chain per core, side by side",
+        "fast", chains, (intra, chains), f"{cores} usable CPU cores and no GPU: {per_chain}"
     )
 
 
