@@ -9,20 +9,13 @@ weights move between the two with ``get_weights`` / ``set_weights``.
 :func:`fast_two_layer_lstm` builds the book's two-layer model with it; its
 weights load into ``fmnist_rnn.models.two_layer_lstm`` and back.
 
-What makes it faster (measured in ``benchmarks/train_speed.py``):
-
-* the 28 steps are unrolled in the graph (no ``while`` loop);
-* the input projection of every step is one matrix product before the loop;
-* the backward pass is written by hand (:func:`lstm_last_output`): per step one
-  ``(batch, 4u) x (4u, u)`` product, and the weight gradients of all steps summed
-  by one large product after the loop instead of 28 small ones;
-* ``skip_leading_blank=True`` (:func:`lstm_last_output_skip_blank`): the all-zero
-  steps at the start of each sequence are computed once per batch (from a zero
-  state they move every sequence alike);
-* ``chains=n``: the batch is cut into ``n`` independent loops, which TensorFlow's
-  scheduler runs on different cores at once;
-* ``matmul_dtype="bfloat16"``: the recurrent products in bfloat16 (state and
-  element-wise arithmetic stay float32).
+What makes it faster (measured in ``benchmarks/train_speed.py``, explained in
+appendix A1): the 28 steps unrolled in the graph; every step's input projection in
+one product before the loop; a hand-written backward pass whose weight gradients
+are one large product after the loop (:func:`lstm_last_output`); optionally the
+leading all-zero steps computed once per batch (``skip_leading_blank``,
+:func:`lstm_last_output_skip_blank`), the batch cut into independent loops that run
+on different cores (``chains``), and bfloat16 recurrent products (``matmul_dtype``).
 """
 
 from __future__ import annotations
