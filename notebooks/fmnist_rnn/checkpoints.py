@@ -68,9 +68,13 @@ def git_commit(root: Path = REPO) -> str:
 
 
 def git_dirty(root: Path = REPO) -> bool:
-    """True when tracked files differ from HEAD: the code that runs is not the commit."""
+    """True when tracked files other than the checkpoints differ from HEAD: the code
+    that runs is not the commit. Written checkpoints are outputs, not code."""
+    outputs = f":(exclude){CHECKPOINT_DIR.relative_to(REPO).as_posix()}"
     try:
-        return bool(_git("status", "--porcelain", "--untracked-files=no", root=root))
+        return bool(
+            _git("status", "--porcelain", "--untracked-files=no", "--", ".", outputs, root=root)
+        )
     except (OSError, subprocess.CalledProcessError):
         return True
 
