@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import h5py
@@ -22,8 +23,6 @@ from fmnist_rnn.evaluation import evaluate_accuracy
 COMMITTED = sorted(p.stem for p in CHECKPOINT_DIR.glob("*.json")) if CHECKPOINT_DIR.is_dir() else []
 NONE_REASON = f"no checkpoint committed in {CHECKPOINT_DIR} yet (python -m fmnist_rnn.train NAME)"
 EACH = COMMITTED or [pytest.param(None, marks=pytest.mark.skip(reason=NONE_REASON))]
-# Trained from a tree with uncommitted changes; to be retrained from a clean commit.
-DIRTY = {"mlp", "simple_rnn_rows", "small_cnn"}
 
 
 @pytest.fixture(scope="module")
@@ -49,19 +48,18 @@ def test_checkpoint_holds_weights_only(name: str) -> None:
         assert set(weights) <= {"layers", "vars"}, "optimizer state in a committed checkpoint"
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason="retrain from a clean commit"))
-        if n in DIRTY
-        else n
-        for n in EACH
-    ],
-)
+@pytest.mark.parametrize("name", EACH)
 def test_checkpoint_names_the_exact_commit(name: str) -> None:
     provenance = json.loads((CHECKPOINT_DIR / f"{name}.json").read_text())["provenance"]
-    assert re.fullmatch(r"[0-9a-f]{40}", provenance["git_commit"])
+    commit = provenance["git_commit"]
+    assert re.fullmatch(r"[0-9a-f]{40}", commit)
     assert not provenance.get("git_dirty", False)
+    # The commit is part of this repository's history (unless the clone is shallow).
+    git = ["git", "-C", str(CHECKPOINT_DIR)]
+    shallow = subprocess.run([*git, "rev-parse", "--is-shallow-repository"], capture_output=True)
+    if shallow.returncode == 0 and shallow.stdout.strip() == b"false":
+        ancestor = subprocess.run([*git, "merge-base", "--is-ancestor", commit, "HEAD"])
+        assert ancestor.returncode == 0, f"{name} names {commit}, which is not in the history"
 
 
 @pytest.mark.skipif(not COMMITTED, reason=NONE_REASON)
