@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from .cells import lstm_forward
 from .data import CLASS_NAMES
 
-__all__ = ["Reading", "read_columns", "reading_figure", "reading_snapshots"]
+__all__ = ["Reading", "busiest_units", "read_columns", "reading_figure", "reading_snapshots"]
 
 GATE_COLOURS = {"i": "C0", "f": "C2", "o": "C3"}
 WIDTHS = (1, 1.2, 1.2, 1.1)
@@ -78,29 +78,37 @@ def read_columns(image: np.ndarray, weights: Sequence[np.ndarray]) -> Reading:
     return Reading(image, pixel, column_vectors, probabilities)
 
 
-def _draw(axes, reading: Reading, k: int, label: int | None, order: np.ndarray) -> None:
+def _draw(axes, reading: Reading, k: int, label: int | None, units: np.ndarray) -> None:
     """Draw frame ``k`` (columns 1..k read) into four axes."""
     for ax in axes:
         ax.clear()
+    extent = (0.5, 28.5, 28.5, 0.5)  # columns j and rows t counted from 1
     shown = np.where(np.arange(28) < k, reading.image, np.nan)
-    axes[0].imshow(reading.image, cmap="gray_r", vmin=0, vmax=1, alpha=0.15)
-    axes[0].imshow(shown, cmap="gray_r", vmin=0, vmax=1)
-    axes[0].axvline(k - 1, color="C1", lw=1.5)
+    axes[0].imshow(reading.image, cmap="gray_r", vmin=0, vmax=1, alpha=0.15, extent=extent)
+    axes[0].imshow(shown, cmap="gray_r", vmin=0, vmax=1, extent=extent)
+    axes[0].axvline(k, color="C1", lw=1.5)
     axes[0].set(title=f"pixels read: columns 1-{k}", xlabel="column j", ylabel="row t")
 
     rows = np.arange(1, 29)
+    axes[1].bar(rows, reading.image[:, k - 1], color="0.85", width=1.0, label="pixel")
     for gate, colour in GATE_COLOURS.items():
         axes[1].plot(rows, reading.pixel[gate][k - 1].mean(axis=1), color=colour, label=gate)
-    axes[1].bar(rows, reading.image[:, k - 1], color="0.85", width=1.0, label="pixel")
-    axes[1].set(ylim=(0, 1), xlim=(0.5, 28.5), xlabel="row t", ylabel="mean over units")
+    axes[1].set(ylim=(0, 1), xlim=(0.5, 28.5), xlabel="row t", ylabel="gate, mean over units")
     axes[1].set_title(f"pixel LSTM gates, column {k}")
-    axes[1].legend(fontsize=7, loc="upper left", ncol=2)
+    axes[1].legend(fontsize=7, loc="upper left", ncol=4, handlelength=1)
 
-    cell = reading.pixel["c"][k - 1][:, order].T
+    cells = reading.pixel["c"][:, :, units]  # (columns, rows, shown units)
+    scale = float(np.abs(cells).max()) or 1.0  # one colour scale for all frames
     axes[2].imshow(
-        cell, aspect="auto", cmap="RdBu_r", vmin=-2, vmax=2, extent=(0.5, 28.5, cell.shape[0], 0)
+        cells[k - 1].T,
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-scale,
+        vmax=scale,
+        interpolation="nearest",
+        extent=(0.5, 28.5, len(units) + 0.5, 0.5),
     )
-    axes[2].set(title=f"cell state $c_t$, column {k}", xlabel="row t", ylabel="unit (sorted)")
+    axes[2].set(title=f"cell state $c_t$, column {k}", xlabel="row t", ylabel="unit")
 
     colours = ["0.6"] * 10
     if label is not None:
@@ -111,31 +119,32 @@ def _draw(axes, reading: Reading, k: int, label: int | None, order: np.ndarray) 
     axes[3].set(xlim=(0, 1), xlabel="probability", title=f"image LSTM after {k} column(s)")
 
 
-def _unit_order(reading: Reading) -> np.ndarray:
-    """Units sorted by their mean cell state over the image (one order for all frames)."""
-    return np.argsort(reading.pixel["c"].mean(axis=(0, 1)))
+def busiest_units(reading: Reading, n: int = 24) -> np.ndarray:
+    """The ``n`` units whose cell state varies most over the image, in unit order."""
+    spread = reading.pixel["c"].reshape(-1, reading.pixel["c"].shape[-1]).std(axis=0)
+    return np.sort(np.argsort(-spread, kind="stable")[:n])
 
 
 def reading_figure(
-    reading: Reading, label: int | None = None, size: tuple[float, float] = (11, 2.9)
+    reading: Reading, label: int | None = None, size: tuple[float, float] = (10, 2.6)
 ) -> tuple[Figure, Callable[[int], list]]:
     """A figure of four panels and ``draw(k)``, which draws frame k = 1..28 into it.
 
-    The panels: the pixels of columns 1..k; the pixel LSTM's mean gates (i, f, o)
-    over the rows of column k; its cell state on column k (units sorted once, by
-    their mean cell state over the image); the class probabilities after k
-    columns (the true class ``label`` in green). ``draw`` is what
+    The panels: the pixels of columns 1..k; the pixel LSTM's gates i, f, o on
+    column k (mean over its units) at each row; its cell state on column k for
+    the :func:`busiest_units`; the class probabilities after k columns (the true
+    class ``label`` in green). ``draw`` is what
     ``matplotlib.animation.FuncAnimation`` calls for each frame.
     """
     fig, axes = plt.subplots(1, 4, figsize=size, gridspec_kw={"width_ratios": WIDTHS})
-    order = _unit_order(reading)
+    units = busiest_units(reading)
 
     def draw(k: int) -> list:
-        _draw(axes, reading, k, label, order)
-        fig.tight_layout()
+        _draw(axes, reading, k, label, units)
         return list(axes)
 
     draw(28)
+    fig.tight_layout()  # once: every frame has the same layout
     return fig, draw
 
 
@@ -146,8 +155,8 @@ def reading_snapshots(
     fig, axes = plt.subplots(
         len(ks), 4, figsize=(11, 2.6 * len(ks)), gridspec_kw={"width_ratios": WIDTHS}
     )
-    order = _unit_order(reading)
+    units = busiest_units(reading)
     for row, k in zip(np.atleast_2d(axes), ks, strict=True):
-        _draw(row, reading, k, label, order)
+        _draw(row, reading, k, label, units)
     fig.tight_layout()
     return fig
