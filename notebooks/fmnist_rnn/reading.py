@@ -86,7 +86,7 @@ def _draw(axes, reading: Reading, k: int, label: int | None, units: np.ndarray) 
     shown = np.where(np.arange(28) < k, reading.image, np.nan)
     axes[0].imshow(reading.image, cmap="gray_r", vmin=0, vmax=1, alpha=0.15, extent=extent)
     axes[0].imshow(shown, cmap="gray_r", vmin=0, vmax=1, extent=extent)
-    axes[0].axvline(k, color="C1", lw=1.5)
+    axes[0].axvline(k + 0.5, color="C1", lw=1.5)  # the right edge of column k
     axes[0].set(title=f"pixels read: columns 1-{k}", xlabel="column j", ylabel="row t")
 
     rows = np.arange(1, 29)
@@ -108,7 +108,11 @@ def _draw(axes, reading: Reading, k: int, label: int | None, units: np.ndarray) 
         interpolation="nearest",
         extent=(0.5, 28.5, len(units) + 0.5, 0.5),
     )
-    axes[2].set(title=f"cell state $c_t$, column {k}", xlabel="row t", ylabel="unit")
+    axes[2].set(
+        title=f"cell state $c_t$, column {k}",
+        xlabel="row t",
+        ylabel=f"the {len(units)} busiest units",
+    )
 
     colours = ["0.6"] * 10
     if label is not None:
