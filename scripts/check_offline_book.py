@@ -121,7 +121,7 @@ def render(chromium: str, page: Path, screenshot: Path | None) -> str:
                 _offline(
                     [
                         *common,
-                        "--window-size=1280,1600",
+                        "--window-size=1280,4000",
                         f"--screenshot={screenshot}",
                         page.as_uri(),
                     ]
