@@ -1,8 +1,8 @@
 """Ensembles: several trained models answer together by averaging their probabilities.
 
-Chapter 4 averages the column reader, the row reader and ReNet. Models that read the
-image in different orders make partly different mistakes, and the average of their
-softmax outputs is right more often than any one of them:
+Chapter 5 averages the column reader, the row reader and ReNet. Models that read the
+image in different orders make partly different mistakes, so the average of their
+softmax outputs can be right where a member is wrong (chapter 5 measures how often):
 
 .. math:: \\bar p(y \\mid x) = \\frac{1}{M} \\sum_{m=1}^{M} p_m(y \\mid x).
 """
@@ -15,11 +15,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .data import Splits
-from .evaluation import predict_probabilities
 from .plots import grouped_bars
 
-__all__ = ["average_probabilities", "ensemble_accuracies", "plot_ensembles"]
+__all__ = ["average_probabilities", "plot_ensembles"]
 
 
 def average_probabilities(probabilities: Sequence[np.ndarray]) -> np.ndarray:
@@ -39,48 +37,7 @@ def average_probabilities(probabilities: Sequence[np.ndarray]) -> np.ndarray:
     return np.mean(np.stack(probabilities), axis=0)
 
 
-def ensemble_accuracies(
-    members: Mapping[str, object],
-    ensembles: Sequence[Sequence[str]],
-    splits: Splits,
-    parts: Sequence[str] = ("val", "test"),
-) -> dict[str, dict[str, float]]:
-    """Accuracy of each ensemble on each part of ``splits``.
-
-    Args:
-        members: trained Keras models by name; each predicts every part once.
-        ensembles: tuples of member names; a tuple of one name is that model alone.
-        splits: the data; ``parts`` name its attributes (``"val"`` -> ``x_val``, ``y_val``).
-
-    Returns:
-        ``{"a + b": {"val": accuracy, "test": accuracy}, ...}`` in the order given.
-
-    Raises:
-        KeyError: an ensemble names a model that is not in ``members``.
-    """
-    for ensemble in ensembles:
-        unknown = sorted(set(ensemble) - set(members))
-        if unknown:
-            raise KeyError(f"unknown members {unknown}; known: {sorted(members)}")
-    probabilities = {
-        part: {
-            name: predict_probabilities(model, getattr(splits, f"x_{part}"))
-            for name, model in members.items()
-        }
-        for part in parts
-    }
-    table: dict[str, dict[str, float]] = {}
-    for ensemble in ensembles:
-        row = {}
-        for part in parts:
-            average = average_probabilities([probabilities[part][n] for n in ensemble])
-            labels = np.asarray(getattr(splits, f"y_{part}"))
-            row[part] = float(np.mean(average.argmax(axis=1) == labels))
-        table[" + ".join(ensemble)] = row
-    return table
-
-
-def plot_ensembles(table: Mapping[str, Mapping[str, float]], target: float | None = None) -> Figure:
+def plot_ensembles(table: Mapping[str, Mapping[str, float]]) -> Figure:
     """Horizontal bars: the accuracy of each model and ensemble on each part."""
     names = list(table)
     parts = list(next(iter(table.values())))
@@ -88,8 +45,6 @@ def plot_ensembles(table: Mapping[str, Mapping[str, float]], target: float | Non
     series = {part: [table[name][part] for name in names] for part in parts}
     for bars in grouped_bars(ax, series, horizontal=True):
         ax.bar_label(bars, fmt="%.4f", padding=3, fontsize=8)
-    if target is not None:
-        ax.axvline(target, color="black", ls="--", lw=1, label=f"target {target}")
     values = [v for row in table.values() for v in row.values()]
     ax.set_xlim(max(0.0, min(values) - 0.02), min(1.0, max(values) + 0.02))
     ax.set_yticks(range(len(names)), names)

@@ -23,7 +23,6 @@ __all__ = [
     "draw_lstm_cell",
     "lstm_cell",
     "plot_gate_heatmaps",
-    "plot_gradient_profiles",
     "plot_squashing",
     "plot_states",
     "sort_units",
@@ -229,34 +228,4 @@ def plot_states(
         )
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncol=6)
     fig.colorbar(shown, ax=axes[1, :], label="$h_t$", shrink=0.9)
-    return fig
-
-
-def plot_gradient_profiles(
-    panels: Mapping[str, Mapping[str, np.ndarray]], floor: float = 1e-300
-) -> Figure:
-    """Gradient norms per time step, relative to the last step, one panel per sequence length.
-
-    Args:
-        panels: ``{panel title: {curve label: norms (T,)}}``.
-        floor: values below it (including norms that underflowed to 0 in
-            float32) are drawn at the floor, which a dotted line marks.
-    """
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 5.4), squeeze=False)
-    for ax, (title, curves) in zip(axes[0], panels.items(), strict=True):
-        lowest = np.inf
-        for label, norms in curves.items():
-            relative = np.asarray(norms, dtype=np.float64) / norms[-1]
-            lowest = min(lowest, relative.min())
-            ax.semilogy(np.maximum(relative, floor), lw=2, label=label)
-        ax.axhline(1, color="0.5", lw=0.8)
-        if lowest < floor:
-            ax.axhline(floor, color="0.3", lw=1, ls=":", label="underflow to 0, drawn here")
-        ax.set(
-            title=title,
-            xlabel="time step t (the loss reads the last one)",
-            ylabel="gradient norm at t / at the last step",
-        )
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
-    fig.tight_layout()
     return fig

@@ -2,9 +2,6 @@
 
 * :func:`obtain`: the model called ``name``, from its committed checkpoint in
   the full profile, trained now in the smoke profile or with ``FMNIST_RETRAIN=1``;
-* :func:`results_rows` / :func:`markdown_table`: one row per recipe, every
-  accuracy recomputed from the loaded weights, "not trained yet" when a
-  checkpoint is missing;
 * :data:`PUBLISHED`: numbers from the Fashion-MNIST benchmark table, which are
   self-reported by their submitters;
 * figures: :func:`draw_two_layer_lstm`, :func:`plot_learning_curves`,
@@ -13,7 +10,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 from pathlib import Path
@@ -24,9 +20,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from . import checkpoints, evaluation, tables, train
+from . import checkpoints, evaluation, train
 from .data import CLASS_NAMES
-from .evaluation import evaluate_accuracy
 from .plots import grouped_bars
 from .profiles import Profile
 
@@ -34,12 +29,10 @@ __all__ = [
     "PUBLISHED",
     "checkpoint_dir",
     "draw_two_layer_lstm",
-    "markdown_table",
     "obtain",
     "plot_learning_curves",
     "plot_per_class",
     "plot_prefix_accuracy",
-    "results_rows",
     "retrain_requested",
 ]
 
@@ -107,61 +100,6 @@ def obtain(name: str, profile: Profile, retrain: bool | None = None) -> tuple[An
         )
         model, record = checkpoints.load_checkpoint(name, directory=Path(directory))
     return model, record, "trained now"
-
-
-def results_rows(x_test: np.ndarray, y_test: np.ndarray) -> list[dict[str, Any]]:
-    """One row per recipe in :data:`fmnist_rnn.train.RECIPES`, accuracies recomputed now."""
-    rows = []
-    # One predict function per model: TensorFlow's retracing warning is expected here.
-    tf_logger = logging.getLogger("tensorflow")
-    level = tf_logger.level
-    tf_logger.setLevel(logging.ERROR)
-    try:
-        for name, recipe in train.RECIPES.items():
-            rows.append(_result_row(name, recipe, x_test, y_test))
-    finally:
-        tf_logger.setLevel(level)
-    return rows
-
-
-def _result_row(name: str, recipe: train.Recipe, x_test: np.ndarray, y_test: np.ndarray) -> dict:
-    """One row of the results table; a checkpoint that does not load is an error."""
-    row: dict[str, Any] = {"model": name, "recipe": recipe.why}
-    if not checkpoints.checkpoint_paths(name, checkpoint_dir())[1].is_file():
-        return {**row, "status": "not trained yet"}
-    model, record = checkpoints.load_checkpoint(name, checkpoint_dir())
-    prov = record["provenance"]
-    return {
-        **row,
-        "status": "checkpoint",
-        "parameters": record["parameters"],
-        "epochs": record["epochs"],
-        "recipe_epochs": recipe.epochs,
-        "train_minutes": (prov.get("wall_time_s") or float("nan")) / 60,
-        "machine": f"{prov['cpu']}, {prov['cpu_count']} cores",
-        "recorded": record["test_accuracy"],
-        "test_accuracy": evaluate_accuracy(model, x_test, y_test),
-    }
-
-
-def markdown_table(rows: list[dict[str, Any]], n_test: int) -> str:
-    """The results table (ours, then the published numbers) as Markdown."""
-    header = ["model", "parameters", "epochs", "training time", "machine"]
-    header.append(f"test accuracy ({n_test:,} images)")
-    body = []
-    for row in rows:
-        if row["status"] != "checkpoint":
-            body.append([f"`{row['model']}`", "", "", "", "", row["status"]])
-            continue
-        epochs = f"{row['epochs']}"
-        if row["epochs"] != row["recipe_epochs"]:
-            epochs += f" (recipe: {row['recipe_epochs']})"
-        minutes, accuracy = f"{row['train_minutes']:.1f} min", f"{row['test_accuracy']:.4f}"
-        cells = [f"{row['parameters']:,}", epochs, minutes, row["machine"], accuracy]
-        body.append([f"`{row['model']}`", *cells])
-    for model, accuracy in PUBLISHED:
-        body.append([f"{model} (published, self-reported)", "", "", "", "", f"{accuracy:.3f}"])
-    return tables.markdown_table(header, body, align="lrrrlr")
 
 
 def plot_learning_curves(history: dict[str, list[float]], title: str = "") -> Figure:
