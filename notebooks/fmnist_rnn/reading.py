@@ -6,22 +6,32 @@ gates and cell state on every column, the 28 column vectors, and the class
 probabilities that the image LSTM and the dense head give after each column.
 :func:`reading_figure` draws one frame per column, for
 ``matplotlib.animation.FuncAnimation`` (whose ``to_jshtml()`` embeds the frames
-in a static page); :func:`reading_snapshots` draws a few frames for a printed page.
+in a static page; :func:`offline_html` makes that page work without a network);
+:func:`reading_snapshots` draws a few frames for a printed page.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.animation import Animation
 from matplotlib.figure import Figure
 
 from .cells import lstm_forward
 from .data import CLASS_NAMES
 
-__all__ = ["Reading", "busiest_units", "read_columns", "reading_figure", "reading_snapshots"]
+__all__ = [
+    "Reading",
+    "busiest_units",
+    "offline_html",
+    "read_columns",
+    "reading_figure",
+    "reading_snapshots",
+]
 
 GATE_COLOURS = {"i": "C0", "f": "C2", "o": "C3"}
 WIDTHS = (1, 1.2, 1.2, 1.1)
@@ -164,3 +174,27 @@ def reading_snapshots(
         _draw(row, reading, k, label, units)
     fig.tight_layout()
     return fig
+
+
+# The player's buttons as text: matplotlib draws them with icons from a web font that it
+# links from a CDN, which a page opened without a network cannot load.
+_BUTTON_TEXT = {
+    "fa-minus": "\u2212",
+    "fa-fast-backward": "\u23ee",
+    "fa-step-backward": "\u25c0|",
+    "fa-play fa-flip-horizontal": "\u25c0",
+    "fa-pause": "\u23f8",
+    "fa-play": "\u25b6",
+    "fa-step-forward": "|\u25b6",
+    "fa-fast-forward": "\u23ed",
+    "fa-plus": "+",
+}
+
+
+def offline_html(animation: Animation, **kwargs) -> str:
+    """``animation.to_jshtml(**kwargs)`` without the web-font link: text buttons instead."""
+    html = animation.to_jshtml(**kwargs)
+    html = re.sub(r"<link[^>]*font-awesome[^>]*>", "", html)
+    for icon, text in _BUTTON_TEXT.items():
+        html = html.replace(f'<i class="fa {icon}"></i>', text)
+    return html
