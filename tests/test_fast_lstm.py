@@ -53,6 +53,19 @@ def test_fast_model_gives_the_plain_models_outputs(read, kwargs, images):
     plain.set_weights(fast.get_weights())  # and back
 
 
+def test_dropout_between_the_lstms_keeps_the_weights_and_acts_in_training_only(images):
+    from fmnist_rnn.models import two_layer_lstm
+
+    keras.utils.set_random_seed(2)
+    reference = plain_two_layer_lstm()
+    expected = np.asarray(reference(images))
+    for model in (two_layer_lstm(dropout=0.5), fast_two_layer_lstm(dropout=0.5)):
+        model.set_weights(reference.get_weights())
+        np.testing.assert_allclose(np.asarray(model(images)), expected, atol=1e-5)
+        trained = np.asarray(model(images, training=True))
+        assert np.abs(trained - expected).max() > 1e-3  # the dropout layer is in the model
+
+
 def test_bfloat16_matmuls_stay_close(images):
     keras.utils.set_random_seed(2)
     plain, fast = plain_two_layer_lstm(), fast_two_layer_lstm(matmul_dtype="bfloat16")

@@ -118,7 +118,7 @@ def test_implementation_choice() -> None:
 
 def test_smoke_training_writes_a_loadable_weights_only_checkpoint(data, tmp_path: Path) -> None:
     before = sorted(CHECKPOINT_DIR.glob("*"))
-    path = train.train("mlp", runs_dir=tmp_path, profile=SMOKE, verbose=0, command="test")
+    path = train.train("mlp", runs_dir=tmp_path, profile=SMOKE, verbose=0, command="test", seed=3)
     assert path.parent.parent == tmp_path  # in the run folder, not the committed one
     assert sorted(CHECKPOINT_DIR.glob("*")) == before
     record = json.loads(path.read_text())
@@ -127,8 +127,9 @@ def test_smoke_training_writes_a_loadable_weights_only_checkpoint(data, tmp_path
     assert record["provenance"]["implementation"] == "keras"
     assert set(record["recipe"]) == {
         *("optimizer", "learning_rate", "batch_size", "warmup_images", "cosine"),
-        *("shift_pixels", "seed", "why"),
+        *("shift_pixels", "flip", "seed", "why"),
     }
+    assert record["recipe"]["seed"] == 3
     with h5py.File(path.with_suffix("").with_suffix(".weights.h5"), "r") as weights:
         assert set(weights) == {"layers", "vars"}  # no optimizer state
     model, _ = load_checkpoint("mlp", directory=path.parent)

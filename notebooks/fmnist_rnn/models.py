@@ -22,7 +22,9 @@ __all__ = ["BUILDERS", "READS", "get_builder", "two_layer_lstm"]
 READS = ("columns", "rows")
 
 
-def two_layer_lstm(units: int = 128, read: str = "columns", name: str | None = None) -> keras.Model:
+def two_layer_lstm(
+    units: int = 128, read: str = "columns", dropout: float = 0.0, name: str | None = None
+) -> keras.Model:
     """The two-layer LSTM: ``TimeDistributed(LSTM(units)) -> LSTM(units) -> Dense(10)``.
 
     Args:
@@ -31,6 +33,8 @@ def two_layer_lstm(units: int = 128, read: str = "columns", name: str | None = N
             bottom (28 steps of one pixel), the second reads the 28 column
             vectors left to right. ``"rows"``: the same with rows, as the Keras
             example does. The caller always feeds the same ``(N, 28, 28, 1)`` tensor.
+        dropout: rate of a ``Dropout`` layer between the two LSTMs (training only;
+            it has no weights, so the weights are the same with or without it).
         name: model name; default ``two_layer_lstm_<read>``.
 
     Raises:
@@ -43,6 +47,8 @@ def two_layer_lstm(units: int = 128, read: str = "columns", name: str | None = N
     # axis 1, so reading columns means swapping rows and columns first.
     x = layers.Permute((2, 1, 3), name="columns_first")(inputs) if read == "columns" else inputs
     x = layers.TimeDistributed(layers.LSTM(units, name="pixel_lstm"), name="per_line")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="between")(x)
     x = layers.LSTM(units, name="image_lstm")(x)
     outputs = layers.Dense(10, activation="softmax", name="classes")(x)
     return keras.Model(inputs, outputs, name=name or f"two_layer_lstm_{read}")

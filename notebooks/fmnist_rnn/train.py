@@ -29,6 +29,7 @@ and that plain Keras model is what is evaluated and saved.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -86,18 +87,20 @@ def _optimizer(recipe: Recipe, steps: int):
     return type(keras.optimizers.get(recipe.optimizer))(learning_rate=schedule)
 
 
-def _with_shifts(model, pixels: int):
-    """The model behind a random-translation layer (active in training only, never saved)."""
+def _with_augmentation(model, recipe: Recipe):
+    """The model behind the recipe's random flips and shifts (training only, never saved)."""
     import keras
 
-    if pixels <= 0:
+    if recipe.shift_pixels <= 0 and not recipe.flip:
         return model
-    factor = pixels / 28
     inputs = keras.Input(model.input_shape[1:], name="image")
-    shifted = keras.layers.RandomTranslation(
-        factor, factor, fill_mode="constant", fill_value=0.0, name="shift"
-    )(inputs)
-    return keras.Model(inputs, model(shifted), name=f"{model.name}_shifted")
+    x = keras.layers.RandomFlip("horizontal", name="flip")(inputs) if recipe.flip else inputs
+    if recipe.shift_pixels > 0:
+        factor = recipe.shift_pixels / 28
+        x = keras.layers.RandomTranslation(
+            factor, factor, fill_mode="constant", fill_value=0.0, name="shift"
+        )(x)
+    return keras.Model(inputs, model(x), name=f"{model.name}_augmented")
 
 
 def train(
@@ -111,6 +114,7 @@ def train(
     implementation: str = "auto",
     profile: Profile | None = None,
     callbacks: Sequence[Any] = (),
+    seed: int | None = None,
 ) -> Path:
     """Train model ``name`` by its recipe and write its checkpoint; return the JSON path.
 
@@ -126,6 +130,7 @@ def train(
         implementation: ``"auto"``, ``"keras"`` or ``"fast"`` (see :func:`fast_path`).
         profile: default: the active one (``FMNIST_PROFILE``).
         callbacks: extra Keras callbacks for ``model.fit``.
+        seed: override the recipe's seed (a run of its own, recorded as such).
 
     Raises:
         RunError: the run folder holds another run, or a full-profile run would
@@ -140,6 +145,8 @@ def train(
     from .seeding import set_seed
 
     recipe = get_recipe(name)
+    if seed is not None:
+        recipe = dataclasses.replace(recipe, seed=seed)
     profile = profile or get_profile()
     commit = checkpoints.git_commit()  # the code this attempt starts from
     if checkpoint_dir is None and profile.name == "full" and checkpoints.git_dirty():
@@ -165,7 +172,7 @@ def train(
         model = fast_lstm.fast_two_layer_lstm(
             **recipe.builder_kwargs, skip_blank=True, chains=path.chains
         )
-    trained = _with_shifts(model, recipe.shift_pixels)
+    trained = _with_augmentation(model, recipe)
     steps = math.ceil(len(splits.y_train) / recipe.batch_size) * epochs
     trained.compile(
         optimizer=_optimizer(recipe, steps),
@@ -202,7 +209,9 @@ def train(
         "best_epoch": 1 + history["val_accuracy"].index(max(history["val_accuracy"])),
         "epochs": epochs,
         "test_size": len(splits.y_test),
-        "recipe": {k: getattr(recipe, k) for k in (*recorded, "shift_pixels", "seed", "why")},
+        "recipe": {
+            k: getattr(recipe, k) for k in (*recorded, "shift_pixels", "flip", "seed", "why")
+        },
     }
     if checkpoint_dir is None:
         checkpoint_dir = checkpoints.CHECKPOINT_DIR if profile.name == "full" else run_dir
@@ -228,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("name", help=f"one of: {', '.join(sorted(RECIPES))}")
     parser.add_argument("--epochs", type=int, help="override the recipe")
+    parser.add_argument("--seed", type=int, help="override the recipe's random seed")
     parser.add_argument("--retrain", action="store_true", help="discard the backup, start again")
     parser.add_argument("--implementation", choices=IMPLEMENTATIONS, default="auto")
     parser.add_argument("--checkpoint-dir", type=Path)
@@ -266,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             verbose="auto" if sys.stdout.isatty() else 2,
             command=command,
             implementation=args.implementation,
+            seed=args.seed,
         )
     except RunError as error:
         parser.exit(2, f"error: {error}\n")

@@ -280,6 +280,7 @@ def fast_two_layer_lstm(
     skip_blank: bool = True,
     chains: int = 1,
     matmul_dtype: str = "float32",
+    dropout: float = 0.0,
     name: str | None = None,
 ) -> keras.Model:
     """The book's two-layer LSTM on :class:`FastLSTM`: the same function and weights.
@@ -295,6 +296,7 @@ def fast_two_layer_lstm(
         skip_blank: the first LSTM skips the blank pixels at the start of each line.
         chains: the first LSTM cuts each batch into this many independent loops.
         matmul_dtype: ``"float32"`` or ``"bfloat16"`` recurrent products.
+        dropout: rate of a ``Dropout`` layer between the two LSTMs (no weights).
         name: model name; default ``fast_two_layer_lstm_<read>``.
     """
     if read not in ("columns", "rows"):
@@ -308,6 +310,8 @@ def fast_two_layer_lstm(
     x = FoldLines(name="fold")(x)
     x = FastLSTM(units, matmul_dtype, skip_blank, chains, name="pixel_lstm")(x)
     x = UnfoldLines(name="unfold")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="between")(x)
     x = FastLSTM(units, matmul_dtype, name="image_lstm")(x)
     outputs = keras.layers.Dense(10, activation="softmax", dtype="float32", name="classes")(x)
     return keras.Model(inputs, outputs, name=name or f"fast_two_layer_lstm_{read}")
