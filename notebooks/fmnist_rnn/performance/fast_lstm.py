@@ -1,21 +1,16 @@
 """A faster LSTM for CPUs that computes the same function as ``keras.layers.LSTM``.
 
-:class:`FastLSTM` is a drop-in for ``keras.layers.LSTM(units)`` (defaults:
-``tanh`` / ``sigmoid``, zero initial state, only the last output returned). It
-holds the same three weights in the same shapes and order (``kernel``
-``(input_dim, 4*units)``, ``recurrent_kernel`` ``(units, 4*units)``, ``bias``
-``(4*units,)``, gates in Keras's order *input, forget, cell, output*), so
-weights move between the two with ``get_weights`` / ``set_weights``.
-:func:`fast_two_layer_lstm` builds the book's two-layer model with it; its
-weights load into ``fmnist_rnn.models.two_layer_lstm`` and back.
+:class:`FastLSTM` is a drop-in for ``keras.layers.LSTM(units)`` (defaults, zero
+initial state, last output only) with the same three weights in the same shapes and
+gate order, so weights move between the two with ``get_weights`` / ``set_weights``;
+:func:`fast_two_layer_lstm` builds the book's two-layer model with it.
 
-What makes it faster (measured in ``benchmarks/train_speed.py``, explained in
-appendix A1): the 28 steps unrolled in the graph; every step's input projection in
-one product before the loop; a hand-written backward pass whose weight gradients
-are one large product after the loop (:func:`lstm_last_output`); optionally the
-leading all-zero steps computed once per batch (``skip_leading_blank``,
-:func:`lstm_last_output_skip_blank`), the batch cut into independent loops that run
-on different cores (``chains``), and bfloat16 recurrent products (``matmul_dtype``).
+Why it is faster (appendix A1, ``benchmarks/train_speed.py``): the 28 steps unrolled;
+every step's input projection in one product before the loop; a hand-written backward
+pass whose weight gradients are one large product after the loop; optionally each
+sequence's leading all-zero steps computed once per batch (``skip_leading_blank``),
+the batch cut into independent loops for different cores (``chains``) and bfloat16
+recurrent products (``matmul_dtype``).
 """
 
 from __future__ import annotations
@@ -44,7 +39,7 @@ def _mm(a: tf.Tensor, b: tf.Tensor, dtype: tf.DType, **kwargs) -> tf.Tensor:
 
 
 def _gate_grads(dc, dh, i, f, g, o, c, c_prev):
-    """Gradient of the gate pre-activations (Keras's order i, f, c, o) and of c_t."""
+    """Gradients of the gate pre-activations (Keras's order i, f, c, o) and of c_t."""
     tc = tf.tanh(c)
     dc = dc + dh * o * (1.0 - tc * tc)
     dz = [dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * (1.0 - g * g)]
@@ -59,11 +54,8 @@ def _step(z, c_prev):
 
 
 def lstm_last_output(x, kernel, recurrent_kernel, bias, matmul_dtype=tf.float32) -> tf.Tensor:
-    """Run an LSTM over ``x`` (batch, steps, features); return the last hidden state.
-
-    Same equations and gate order as ``keras.layers.LSTM`` with its defaults,
-    from a zero state. The sequence length must be static.
-    """
+    """The last hidden state of ``keras.layers.LSTM`` (defaults, zero state) over ``x``
+    (batch, steps, features); the number of steps must be static."""
     steps, units = int(x.shape[1]), int(recurrent_kernel.shape[0])
 
     @tf.custom_gradient
@@ -111,12 +103,9 @@ def lstm_last_output_skip_blank(
 ) -> tf.Tensor:
     """:func:`lstm_last_output` that skips the steps before a sequence's first non-zero input.
 
-    From a zero state an all-zero input step gives every sequence the same new
-    state. The sequences are sorted by the step of their first non-zero input,
-    an extra all-zero row 0 carries the shared "blank" state, and at step ``t``
-    only the sequences that have started are computed; a sequence that starts at
-    ``t`` takes its previous state from row 0. Same result; no gradient flows to
-    ``x`` (use it on data, e.g. the pixel columns of the first LSTM).
+    From a zero state, all-zero inputs give every sequence the same state: that state
+    is row 0; the sequences, sorted by their first non-zero step, join at that step.
+    Same result; no gradient flows to ``x`` (use it on data, e.g. pixel columns).
     """
     steps, units = int(x.shape[1]), int(recurrent_kernel.shape[0])
     x = tf.stop_gradient(x)
