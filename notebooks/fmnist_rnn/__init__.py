@@ -5,7 +5,7 @@ verified loader and the fixed splits), :mod:`~fmnist_rnn.sequences` (an image re
 sequence), :mod:`~fmnist_rnn.profiles` (the ``full`` / ``smoke`` run profiles),
 :mod:`~fmnist_rnn.models` and :mod:`~fmnist_rnn.training` (the models and one ``fit``),
 :mod:`~fmnist_rnn.train` (the command that writes the committed checkpoints), and the
-modules of single chapters (``gradients``, ``cells``, ``gates``, ``evaluation``, ...).
+modules of single chapters (``gradients``, ``cells``, ``evaluation``, ...).
 
 Importing the package does not import TensorFlow; the modules that need it import it.
 ``TF_CPP_MIN_LOG_LEVEL=2`` (unless already set) keeps TensorFlow's C++ INFO lines quiet.
