@@ -43,4 +43,9 @@ def test_per_class_bars_are_the_recall_of_each_class() -> None:
     assert heights[10:12] == [0.5, 0.5] and heights[12:] == [1.0] * 8
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["perfect (overall 1.000)", f"half (overall {11 / 13:.3f})"]
+    assert fig.axes[0].get_ylim()[0] == 0.5  # truncated, and the label says so
+    assert "starts at 0.5" in fig.axes[0].get_ylabel()
+    plt.close(fig)
+    fig = results.plot_per_class(y_true, {"poor": np.zeros_like(y_true)})
+    assert fig.axes[0].get_ylim()[0] == 0.0  # no bar falls below the axis
     plt.close(fig)
