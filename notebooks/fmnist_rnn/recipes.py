@@ -1,8 +1,4 @@
-"""The recipes: how each model of the book is trained, one :class:`Recipe` per name.
-
-``python -m fmnist_rnn.train NAME`` follows ``RECIPES[NAME]``; the name is also the
-checkpoint's name. Every field goes into the run folder's hash and into the record.
-"""
+"""How each model is trained: ``python -m fmnist_rnn.train NAME`` follows ``RECIPES[NAME]``."""
 
 from __future__ import annotations
 
@@ -25,9 +21,8 @@ class Recipe:
         warmup_images: linear warm-up from a tenth of the peak over this many images.
         epochs: passes over the training split (the schedule spans them).
         cosine: after the warm-up, decay to zero along a half cosine (else: constant).
-        shift_pixels: during training only, ``RandomTranslation(shift_pixels / 28)``
-            with bilinear interpolation: continuous, sub-pixel shifts of up to this
-            many pixels that also blur a little, zeros shifted in (0: none).
+        shift_pixels: in training only, random sub-pixel shifts of up to this many pixels
+            (``RandomTranslation``, bilinear, zeros shifted in; 0: none).
         seed: the random seed of the run.
         why: one line for the chapter.
     """
