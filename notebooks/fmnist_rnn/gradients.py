@@ -58,12 +58,9 @@ def state_gradient_norms(
     mean over the batch). The gradient with respect to the state ``h_t``, ``(N, units)``,
     is reduced to its Euclidean norm over the whole batch, without underflow or overflow.
 
-    Args:
-        cell: a Keras RNN cell (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``), built or not.
-            Build it with ``dtype="float64"`` when the norms may leave float32's range
-            (about 1e-38 to 3e38), as they do over hundreds of steps.
-        inputs: ``(N, T, D)``, cast to the cell's compute dtype.
-        loss_fn: maps the final output ``h_T``, ``(N, units)``, to a scalar tensor.
+    ``cell``: a Keras RNN cell (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``); build it with
+    ``dtype="float64"`` when the norms may leave float32's range (about 1e-38 to 3e38), as
+    they do over hundreds of steps. ``inputs``: ``(N, T, D)``.
 
     Returns:
         ``{"h": (T,) array}``, plus ``"c"`` for an LSTM: entry ``t - 1`` is
@@ -74,16 +71,9 @@ def state_gradient_norms(
             a scalar.
     """
     inputs = tf.convert_to_tensor(inputs, dtype=cell.compute_dtype)
-    if inputs.shape.rank != 3:
-        raise ValueError(
-            f"inputs must have shape (N, T, D) (rank 3), got shape {tuple(inputs.shape)}"
-        )
+    if inputs.shape.rank != 3 or 0 in inputs.shape[:2]:
+        raise ValueError(f"inputs must have shape (N, T, D), N, T >= 1; got {tuple(inputs.shape)}")
     batch, steps, _ = inputs.shape
-    if steps == 0 or batch == 0:
-        raise ValueError(
-            f"inputs must hold at least one sequence of at least one step, "
-            f"got shape {tuple(inputs.shape)}"
-        )
     states = _as_list(cell.get_initial_state(batch_size=batch))
     if len(states) > len(STATE_NAMES):
         raise ValueError(f"cells with more than {len(STATE_NAMES)} states are not supported")

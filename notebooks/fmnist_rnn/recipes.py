@@ -13,8 +13,7 @@ class Recipe:
     """How one named model is trained (every field goes into the run's hash and record).
 
     Attributes:
-        builder: a name in :data:`fmnist_rnn.models.BUILDERS`.
-        builder_kwargs: its keyword arguments.
+        builder, builder_kwargs: a name in :data:`fmnist_rnn.models.BUILDERS`, its arguments.
         optimizer: a ``keras.optimizers.get`` name.
         learning_rate: the peak learning rate.
         batch_size: images per update.

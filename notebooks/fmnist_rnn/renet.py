@@ -50,12 +50,8 @@ def renet_layer(x: keras.KerasTensor, units: int, patch: int, name: str) -> kera
 
 
 def renet(units: tuple[int, ...] = (32, 64), patch: int = 2, dropout: float = 0.3) -> keras.Model:
-    """A ReNet classifier for (N, 28, 28, 1) images in [0, 1].
-
-    Args:
-        units: LSTM units per direction of each ReNet layer (one layer per entry).
-        patch: patch size of every layer (28 must stay divisible along the way).
-        dropout: dropout before the dense classifier.
+    """A ReNet classifier for (N, 28, 28, 1) images: one layer per entry of ``units`` (LSTM
+    units per direction), ``patch`` x ``patch`` patches, ``dropout`` before the classifier.
 
     Raises:
         ValueError: no layers, or a patch size that does not divide the map.
