@@ -1,6 +1,6 @@
 """The NumPy LSTM of :mod:`fmnist_rnn.cells` against Keras's own LSTM, and by hand.
 
-Also :func:`fmnist_rnn.gates.lstm_cell`, which chapter 3's gradient experiment builds on.
+Also :func:`fmnist_rnn.gradients.lstm_cell`, which chapter 3's gradient experiment builds on.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fmnist_rnn.cells import lstm_forward, lstm_step, sigmoid, split_gates
-from fmnist_rnn.gates import lstm_cell
+from fmnist_rnn.gradients import lstm_cell
 
 TOLERANCE = 1e-5
 

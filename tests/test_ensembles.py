@@ -48,4 +48,4 @@ def test_plot_has_one_bar_per_model_and_part() -> None:
     ax = fig.axes[0]
     assert len(ax.patches) == 4
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "a + b"]
-    assert ax.get_xlabel() == "accuracy" and ax.get_title()
+    assert ax.get_xlabel() == "accuracy (the axis starts at 0.87)" and ax.get_title()

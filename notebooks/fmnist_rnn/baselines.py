@@ -1,12 +1,6 @@
-"""Baselines for the classifier chapter, all fed the same (N, 28, 28, 1) tensor in [0, 1].
+"""Baselines of chapter 5, uncompiled Keras models fed the same (N, 28, 28, 1) tensor.
 
-* :func:`mlp`: no notion of space or sequence, every pixel an input;
-* :func:`small_cnn`: two convolution blocks, the usual first choice for images;
-* :func:`simple_rnn_rows`: a plain RNN reading 28 rows of 28 pixels;
-* :func:`lstm_rows`: a one-layer LSTM reading 28 rows of 28 pixels.
-
-Each builder returns an uncompiled :class:`keras.Model`; compiling and training
-is the training module's job, so every model meets the same harness.
+An MLP (every pixel an input), a small CNN, a plain RNN and a one-layer LSTM over the rows.
 """
 
 from __future__ import annotations

@@ -1,24 +1,15 @@
 """A long short-term memory (LSTM) cell in NumPy, with the weight layout of Keras.
 
-The equations, for an input ``x_t`` of width D and a cell of ``units`` units
-(``*`` is the element-wise product, ``sigma`` the logistic sigmoid)::
+For ``t = 1..T`` from ``h_0 = c_0 = 0`` (``*`` element-wise, ``sigma`` the sigmoid)::
 
     z_t = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias     # (N, 4 * units)
-    i_t = sigma(z_t[i])       input gate:  how much of the candidate to write
-    f_t = sigma(z_t[f])       forget gate: how much of the old cell state to keep
-    g_t = tanh(z_t[g])        candidate:   what to write
-    o_t = sigma(z_t[o])       output gate: how much of the cell state to show
-    c_t = f_t * c_{t-1} + i_t * g_t
-    h_t = o_t * tanh(c_t)
+    i_t, f_t, o_t = sigma(z_t[i]), sigma(z_t[f]), sigma(z_t[o])   # gates
+    g_t = tanh(z_t[g])                                            # candidate
+    c_t = f_t * c_{t-1} + i_t * g_t,   h_t = o_t * tanh(c_t)
 
-``kernel`` (D, 4 * units), ``recurrent_kernel`` (units, 4 * units) and ``bias``
-(4 * units,) are exactly the three arrays ``keras.layers.LSTM.get_weights()``
-returns: their columns hold the gates in the order i, f, g, o (Keras calls the
-candidate ``c``). Every function is vectorised over the batch and the units;
-only the time steps are a Python loop, as in the recurrence itself.
-
-Arithmetic is in float64, so that a comparison with Keras (float32) measures
-Keras's rounding, not ours.
+``kernel`` (D, 4 units), ``recurrent_kernel`` (units, 4 units) and ``bias`` are the arrays
+of ``keras.layers.LSTM.get_weights()``, gates in the order i, f, g, o (Keras calls g "c").
+Arithmetic is in float64, so that a comparison with Keras measures Keras's rounding.
 """
 
 from __future__ import annotations
@@ -27,25 +18,17 @@ import numpy as np
 
 __all__ = ["GATES", "STATES", "lstm_forward", "lstm_step", "sigmoid", "split_gates"]
 
-#: The gate activations, in the order of Keras's weight columns.
 GATES: tuple[str, ...] = ("i", "f", "g", "o")
-#: The two states an LSTM carries from step to step.
 STATES: tuple[str, ...] = ("h", "c")
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """The logistic function ``1 / (1 + exp(-z))``, without overflow for large ``|z|``.
-
-    Computed as ``(1 + tanh(z / 2)) / 2``, an exact identity.
-    """
+    """The logistic function ``1 / (1 + exp(-z))`` as ``(1 + tanh(z / 2)) / 2``: no overflow."""
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64)))
 
 
 def split_gates(weights: np.ndarray) -> dict[str, np.ndarray]:
-    """Split an array whose last axis holds the four gate blocks into ``{"i","f","g","o"}``.
-
-    Works for the kernel, the recurrent kernel, the bias and the pre-activations
-    ``z``: ``split_gates(bias)["f"]`` is the forget-gate bias.
+    """The four gate blocks of the last axis as ``{"i","f","g","o"}`` (``split_gates(bias)["f"]``).
 
     Raises:
         ValueError: the last axis is not a multiple of 4.
@@ -94,17 +77,9 @@ def lstm_step(
     recurrent_kernel: np.ndarray,
     bias: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """One LSTM time step for a batch.
-
-    Args:
-        x_t: inputs at this step, (N, D).
-        h_prev, c_prev: hidden and cell state of the previous step, (N, units);
-            ``None`` for zeros (the first step).
-        kernel, recurrent_kernel, bias: Keras's LSTM weights (see the module).
-
-    Returns:
-        ``{"i", "f", "g", "o", "c", "h"}``, each (N, units): the four gate
-        activations, then the new cell state and hidden state.
+    """One LSTM step for a batch: ``x_t`` (N, D), the previous states (N, units) or ``None``
+    for zeros, Keras's three weight arrays. Returns the gates and the new states,
+    ``{"i", "f", "g", "o", "c", "h"}``, each (N, units).
 
     Raises:
         ValueError: inconsistent shapes.
@@ -132,24 +107,14 @@ def lstm_forward(
     h0: np.ndarray | None = None,
     c0: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Run an LSTM over whole sequences by repeating :func:`lstm_step`.
+    """:func:`lstm_step` over sequences ``x`` (N, T, D), from ``h0``, ``c0`` (zeros if omitted).
 
-    Matches ``keras.layers.LSTM(units, return_sequences=True, return_state=True)``
-    with the same weights: ``out["h"]`` is Keras's sequence output,
-    ``out["h"][:, -1]`` and ``out["c"][:, -1]`` its two final states.
-
-    Args:
-        x: input sequences, (N, T, D), T >= 1.
-        kernel, recurrent_kernel, bias: Keras's LSTM weights (see the module).
-        h0, c0: initial states, (N, units); zeros when omitted.
-
-    Returns:
-        ``{"h", "c", "i", "f", "g", "o"}``, each (N, T, units), float64: the
-        states after each step and the gate activations of each step.
+    Returns ``{"h", "c", "i", "f", "g", "o"}``, each (N, T, units): what
+    ``keras.layers.LSTM(units, return_sequences=True)`` computes, plus the cell states and
+    the gates; entry ``t - 1`` of the time axis is step ``t``.
 
     Raises:
-        ValueError: ``x`` is not (N, T, D) with T >= 1 and D matching the
-            kernel, the weights disagree, or an initial state has the wrong shape.
+        ValueError: ``x`` is not (N, T, D) with T >= 1, or the shapes disagree.
     """
     x, kernel, recurrent_kernel, bias = _as_float(x, kernel, recurrent_kernel, bias)
     units = _units(kernel, recurrent_kernel, bias)

@@ -1,16 +1,9 @@
-"""Trained models on disk: weights plus a JSON record of how they were made.
+"""Trained models on disk: ``<name>.weights.h5`` and a JSON record of how they were made.
 
-A checkpoint called ``name`` is two files in ``notebooks/checkpoints/``:
-
-* ``<name>.weights.h5``: the weights of the plain, uncompiled model that the
-  recorded builder makes (no optimizer state);
-* ``<name>.json``: the ``builder`` (a name in :data:`fmnist_rnn.models.BUILDERS`)
-  and its ``builder_kwargs``, the training ``history``, the ``test_accuracy``
-  measured right after training, and :func:`provenance`.
-
-:func:`load_checkpoint` rebuilds the model through its recorded builder and
-loads the weights; a file that does not match its builder raises
-:class:`CheckpointError` instead of a deep Keras traceback.
+The weights are those of the plain, uncompiled model of the recorded ``builder`` (a name in
+:data:`fmnist_rnn.models.BUILDERS`); the record holds it, its ``builder_kwargs``, the
+``history``, the ``test_accuracy`` and the :func:`provenance`. A file that does not fit
+its builder raises :class:`CheckpointError` instead of a deep Keras traceback.
 """
 
 from __future__ import annotations
@@ -68,8 +61,7 @@ def git_commit(root: Path = REPO) -> str:
 
 
 def git_dirty(root: Path = REPO) -> bool:
-    """True when tracked files other than the checkpoints differ from HEAD: the code
-    that runs is not the commit. Written checkpoints are outputs, not code."""
+    """True when tracked files other than the checkpoints (outputs) differ from HEAD."""
     outputs = f":(exclude){CHECKPOINT_DIR.relative_to(REPO).as_posix()}"
     try:
         return bool(
@@ -96,16 +88,9 @@ def provenance(
 ) -> dict[str, Any]:
     """Everything needed to judge a result later: what ran, on what, with which data.
 
-    Args:
-        command: the command that produced the result (default: this process's).
-        wall_time_s: how long it took.
-        commit: the commit the code was at when the run *started* (take it with
-            :func:`git_commit` before a long run); default: the commit now.
-        extra: more fields, e.g. ``implementation="fast"``.
-
-    ``git_dirty`` says whether tracked files differed from that commit (then the
-    commit does not name the code exactly; the training command refuses to write
-    the committed checkpoints from such a tree).
+    ``command`` defaults to this process's; ``commit`` should be taken with
+    :func:`git_commit` when a long run *starts* (default: the commit now); ``extra`` adds
+    fields. ``git_dirty`` says whether tracked files differed from that commit.
     """
     import keras
     import numpy as np
@@ -151,10 +136,9 @@ def save_checkpoint(
 ) -> Path:
     """Write ``<name>.weights.h5`` and ``<name>.json``; return the JSON path.
 
-    The weights of ``model`` (trained with any implementation of the same
-    function, compiled or not) are copied into a fresh, uncompiled model of the
-    recorded builder, and that model's weights are written: what
-    :func:`load_checkpoint` rebuilds, without optimizer state.
+    ``model``'s weights (any implementation of the same function) are copied into a fresh,
+    uncompiled model of ``builder``, whose weights are written: what :func:`load_checkpoint`
+    rebuilds.
     """
     weights_path, record_path = checkpoint_paths(name, directory)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
@@ -200,8 +184,7 @@ def load_checkpoint(
     """Rebuild checkpoint ``name`` through its recorded builder; return ``(model, record)``.
 
     Raises:
-        CheckpointError: the files are missing, or the weights do not fit the model
-            the recorded builder makes (for example after the builder changed).
+        CheckpointError: missing files, or weights that do not fit the builder's model.
     """
     record = load_record(name, directory)
     weights_path, _ = checkpoint_paths(name, directory)

@@ -1,16 +1,9 @@
-"""Loading the official Fashion-MNIST files, verified, online or offline.
+"""The official Fashion-MNIST files, verified by MD5 before a byte is parsed, and the splits.
 
-Two sources, never mixed and never silently swapped:
-
-* ``FASHION_MNIST_DIR`` set: the four official ``.gz`` files in that folder
-  (offline machines, tests and CI).
-* otherwise: ``keras.utils.get_file`` downloads them into Keras's cache,
-  ``$KERAS_HOME/datasets/fashion-mnist`` (default ``~/.keras``), exactly where
-  ``keras.datasets.fashion_mnist.load_data()`` keeps them.
-
-Every load checks each file against the MD5 published with the dataset before
-a single byte is parsed (``get_file(file_hash=...)`` for the cache). A missing,
-truncated or altered file raises :class:`FashionMNISTError` naming the file and the fix.
+The files come from the folder ``FASHION_MNIST_DIR`` when it is set (offline machines, CI),
+otherwise from Keras's cache (``$KERAS_HOME/datasets/fashion-mnist``, where
+``keras.datasets.fashion_mnist`` keeps them), downloaded once. A missing or altered file
+raises :class:`FashionMNISTError` naming the file and the fix.
 """
 
 from __future__ import annotations
@@ -105,7 +98,7 @@ def _local_files(folder: str) -> dict[str, Path]:
 
 
 def _keras_files() -> dict[str, Path]:
-    """The files in Keras's cache, downloaded if absent, re-downloaded if their MD5 is wrong."""
+    """The files in Keras's cache, downloaded if absent or if their MD5 is wrong."""
     import keras  # imported lazily: TensorFlow is slow to import
 
     paths = {}
@@ -139,11 +132,7 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
 
 
 def load_fashion_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Load the official Fashion-MNIST, verified against the published MD5s.
-
-    Returns ``((x_train, y_train), (x_test, y_test))``: uint8 arrays of shapes
-    (60000, 28, 28), (60000,), (10000, 28, 28) and (10000,), the same arrays as
-    ``keras.datasets.fashion_mnist.load_data()``.
+    """``((x_train, y_train), (x_test, y_test))``, uint8, as ``fashion_mnist.load_data()``.
 
     Raises:
         FashionMNISTError: a file is missing, corrupt, or cannot be downloaded.
@@ -160,10 +149,7 @@ def load_fashion_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
 def stratified_subset(
     x: np.ndarray, y: np.ndarray, size: int | None, seed: int = SPLIT_SEED
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``size`` examples of ``(x, y)`` with the class balance of ``y``.
-
-    ``size=None`` or ``size >= len(y)`` returns the arrays unchanged.
-    """
+    """``size`` examples of ``(x, y)`` with the class balance of ``y`` (all for ``None``)."""
     if size is None or size >= len(y):
         return x, y
     if size < 1:
@@ -175,11 +161,7 @@ def stratified_subset(
 def train_val_split(
     x: np.ndarray, y: np.ndarray, val_size: int = VAL_SIZE, seed: int = SPLIT_SEED
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Split training data into a fixed, stratified train and validation part.
-
-    With the defaults, the 60,000 training images become 55,000 / 5,000, the
-    same split in every chapter, so that no chapter tunes on the test set.
-    """
+    """A fixed, stratified train / validation split: 55,000 / 5,000 with the defaults."""
     x_tr, x_val, y_tr, y_val = train_test_split(
         x, y, test_size=val_size, stratify=y, random_state=seed
     )
@@ -203,8 +185,7 @@ class Splits:
 
 
 def load_splits(profile: Profile | None = None) -> Splits:
-    """The fixed 55k/5k/10k split, cut down to the sizes the run ``profile`` allows
-    (default: the active one, ``FMNIST_PROFILE``)."""
+    """The fixed 55k/5k/10k split, cut to what ``profile`` (default: the active one) allows."""
     profile = profile or get_profile()
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     (x_tr, y_tr), (x_val, y_val) = train_val_split(x_train, y_train)

@@ -1,11 +1,4 @@
-"""Ensembles: several trained models answer together by averaging their probabilities.
-
-Chapter 5 averages the column reader, the row reader and ReNet. Models that read the
-image in different orders make partly different mistakes, so the average of their
-softmax outputs can be right where a member is wrong (chapter 5 measures how often):
-
-.. math:: \\bar p(y \\mid x) = \\frac{1}{M} \\sum_{m=1}^{M} p_m(y \\mid x).
-"""
+"""Ensembles (chapter 5): models answer together, ``p(y | x) = mean_m p_m(y | x)``."""
 
 from __future__ import annotations
 
@@ -21,13 +14,11 @@ __all__ = ["average_probabilities", "plot_ensembles"]
 
 
 def average_probabilities(probabilities: Sequence[np.ndarray]) -> np.ndarray:
-    """An ensemble's class probabilities: the mean of its members' ``(N, classes)`` outputs.
-
-    Averaging probabilities rather than counting votes lets a confident member
-    outweigh an unsure one, and never ties for two members.
+    """The mean of the members' ``(N, classes)`` probabilities (a confident member outweighs
+    an unsure one, unlike a vote).
 
     Raises:
-        ValueError: no members, or members whose outputs differ in shape or are not 2-D.
+        ValueError: no members, or outputs that differ in shape or are not 2-D.
     """
     if len(probabilities) == 0:
         raise ValueError("an ensemble needs at least one member")
@@ -46,10 +37,11 @@ def plot_ensembles(table: Mapping[str, Mapping[str, float]]) -> Figure:
     for bars in grouped_bars(ax, series, horizontal=True):
         ax.bar_label(bars, fmt="%.4f", padding=3, fontsize=8)
     values = [v for row in table.values() for v in row.values()]
-    ax.set_xlim(max(0.0, min(values) - 0.02), min(1.0, max(values) + 0.02))
+    start = max(0.0, min(values) - 0.02)  # the differences are small: a truncated axis
+    ax.set_xlim(start, min(1.0, max(values) + 0.02))
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
-    ax.set_xlabel("accuracy")
+    ax.set_xlabel(f"accuracy (the axis starts at {start:.2f})")
     ax.set_title("Single models and averaged ensembles")
     ax.legend(loc="lower right")
     ax.grid(axis="x", alpha=0.3)

@@ -1,16 +1,8 @@
-"""Evaluating a trained classifier: accuracy, per-class accuracy, confusions, mistakes.
-
-Everything here takes a model (or its predicted probabilities) and uint8 images
-as :class:`fmnist_rnn.data.Splits` holds them, so that the chapter, the training
-command and the tests compute every number the same way.
-
-:func:`prefix_probabilities` answers a question specific to the two-layer LSTM
-(:func:`fmnist_rnn.models.two_layer_lstm`): what would the model say after its
-second LSTM has read only the first ``k`` line vectors? It reuses the trained
-line encoder, copies the second LSTM's weights into a ``keras.layers.LSTM`` with
-``return_sequences=True`` and applies the trained dense head at every step.
+"""Evaluating a trained classifier on uint8 images: accuracy, per class, confusions, mistakes.
 
 Accuracy, per-class accuracy (recall) and the confusion matrix are scikit-learn's.
+:func:`prefix_probabilities` asks the two-layer LSTM what it would answer after its second
+LSTM has read only the first ``k`` line vectors.
 """
 
 from __future__ import annotations
@@ -37,7 +29,6 @@ __all__ = [
     "per_class_accuracy",
     "plot_confusion",
     "predict_probabilities",
-    "prefix_model",
     "prefix_probabilities",
 ]
 
@@ -69,12 +60,8 @@ def per_class_accuracy(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 
 def most_confused_pairs(matrix: np.ndarray, top: int = 5) -> list[tuple[int, int, int, int]]:
-    """The class pairs mixed up most often, in either direction.
-
-    Returns:
-        ``top`` tuples ``(a, b, a_as_b, b_as_a)`` with ``a < b``, sorted by
-        ``a_as_b + b_as_a`` (largest first; ties by class indices).
-    """
+    """The ``top`` class pairs mixed up most often: ``(a, b, a_as_b, b_as_a)`` with ``a < b``,
+    by decreasing ``a_as_b + b_as_a`` (ties by class indices)."""
     pairs = [
         (int(a), int(b), int(matrix[a, b]), int(matrix[b, a]))
         for a in range(len(matrix))
@@ -104,36 +91,27 @@ def plot_confusion(matrix: np.ndarray, title: str = "") -> Figure:
     return fig
 
 
-def prefix_model(model: keras.Model) -> keras.Model:
-    """Image -> class probabilities after each of the 28 line vectors, ``(N, 28, 10)``.
+def prefix_probabilities(
+    model: keras.Model, images: np.ndarray, batch_size: int = 500
+) -> np.ndarray:
+    """A trained two-layer LSTM's probabilities after ``k = 1..28`` line vectors, ``(N, 28, 10)``.
 
-    ``model`` is a trained :func:`~fmnist_rnn.models.two_layer_lstm`. Its output
-    at step 28 is the model's own output.
+    The trained line encoder, the image LSTM's weights in an LSTM with
+    ``return_sequences=True``, the trained dense head at every step; step 28 is the model.
     """
     second = model.get_layer("image_lstm")
-    head = model.get_layer("classes")
     encoder = keras.Model(model.input, second.input, name="line_encoder")
-    units = int(second.get_weights()[1].shape[0])
-    reader = keras.layers.LSTM(units, return_sequences=True, name="image_lstm_steps")
+    reader = keras.layers.LSTM(second.units, return_sequences=True, name="image_lstm_steps")
     step_head = keras.layers.Dense(N_CLASSES, activation="softmax", name="classes_steps")
-    outputs = step_head(reader(encoder.output))
-    prefix = keras.Model(model.input, outputs, name=f"{model.name}_prefix")
+    prefix = keras.Model(model.input, step_head(reader(encoder.output)), name="prefix")
     reader.set_weights(second.get_weights())
-    step_head.set_weights(head.get_weights())
-    return prefix
-
-
-def prefix_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 500):
-    """Probabilities after ``k = 1..28`` line vectors, shape ``(N, 28, 10)``."""
-    return prefix_model(model).predict(prepare(images), batch_size=batch_size, verbose=0)
+    step_head.set_weights(model.get_layer("classes").get_weights())
+    return prefix.predict(prepare(images), batch_size=batch_size, verbose=0)
 
 
 def accuracy_by_prefix(step_probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Accuracy after k line vectors, per class: shape ``(28, 11)``.
-
-    Column ``c < 10`` is the accuracy on the images of class ``c``; the last
-    column is the accuracy on all images (NaN for a class without images).
-    """
+    """Accuracy after ``k = 1..28`` line vectors, ``(28, 11)``: on each class (NaN if absent),
+    then on all images."""
     labels = np.asarray(labels)
     correct = step_probabilities.argmax(axis=2) == labels[:, None]  # (N, 28)
     by_class = [

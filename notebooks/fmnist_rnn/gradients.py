@@ -1,18 +1,13 @@
-"""Measuring gradients in recurrent networks: per time step, and per training step.
+"""Measuring gradients in recurrent networks (chapters 2 and 3), in the book's notation.
 
-Backpropagation through time sends the gradient of the loss from the last
-hidden state back to the first one, one Jacobian per step. This module measures
-what arrives:
+A cell reads ``x_1..x_T`` from ``h_0 = 0``: ``h_t = tanh(W x_t + U h_{t-1} + b)`` for a
+SimpleRNN, with recurrent matrix ``U`` (Keras's ``recurrent_kernel`` is ``U^T``).
 
-* :func:`state_gradient_norms` unrolls a Keras RNN cell step by step under a
-  :class:`tf.GradientTape` and returns the norm of the gradient of the loss
-  with respect to every state, ``||dL/dh_t||`` for ``t = 0..T-1``;
-* :func:`spectral_radius` and :func:`set_recurrent_spectral_radius` read and
-  set the spectral radius of a recurrent matrix, the knob that decides whether
-  those norms shrink or grow with the distance from the loss;
-* :class:`GradientNormModel` and :class:`GradientNormHistory` record the global
-  gradient norm and the loss of every training step of ``model.fit``, the
-  signal in which exploding gradients show up as spikes.
+* :func:`state_gradient_norms`: ``||dL/dh_t||`` (and ``||dL/dc_t||``) for ``t = 1..T``;
+* :func:`spectral_radius`, :func:`set_recurrent_spectral_radius`: ``rho(U)``, the knob that
+  decides whether those norms shrink or grow with the distance from the loss;
+* :class:`GradientNormModel`, :class:`GradientNormHistory`: the gradient norm and the loss
+  of every training step, where exploding gradients show up as spikes.
 """
 
 from __future__ import annotations
@@ -26,6 +21,7 @@ import tensorflow as tf
 __all__ = [
     "GradientNormHistory",
     "GradientNormModel",
+    "lstm_cell",
     "per_step_ratio",
     "set_forget_bias",
     "set_recurrent_spectral_radius",
@@ -33,17 +29,12 @@ __all__ = [
     "state_gradient_norms",
 ]
 
-#: Names of a cell's states, in the order Keras keeps them (LSTM: ``[h, c]``).
 STATE_NAMES = ("h", "c")
 
 
 def _norm(gradient: tf.Tensor) -> float:
-    """Euclidean norm that neither underflows nor overflows in the squares.
-
-    ``sqrt(sum(x**2))`` loses entries below about 1e-154 (float64) to 0 and
-    turns entries above 1e154 into ``inf``; dividing by the largest magnitude
-    first keeps every representable norm (the approach of LAPACK's ``dnrm2``).
-    """
+    """Euclidean norm, scaled by the largest entry so that the squares cannot underflow
+    (below about 1e-154 in float64) or overflow (above 1e154), as LAPACK's ``dnrm2`` does."""
     values = np.abs(np.asarray(gradient, dtype=np.float64))
     largest = values.max()
     if largest == 0 or not np.isfinite(largest):
@@ -62,48 +53,27 @@ def state_gradient_norms(
 ) -> dict[str, np.ndarray]:
     """Norm of the gradient of the loss with respect to each state of an unrolled cell.
 
-    The cell starts from its zero initial state and reads ``inputs[:, t]`` for
-    ``t = 0..T-1``; the tape watches every state it produces. The loss is
-    ``loss_fn(output)`` of the output after the last step (the last hidden
-    state ``h_{T-1}``), so ``dL/dh_{T-1}`` is the gradient that enters the
-    recurrence and ``dL/dh_0`` what is left of it after ``T - 1`` Jacobians.
+    The cell starts from its zero state ``h_0`` and reads ``x_t = inputs[:, t - 1]`` for
+    ``t = 1..T`` (in inference mode); the loss is ``loss_fn(h_T)``, a scalar (typically a
+    mean over the batch). The gradient with respect to the state ``h_t``, ``(N, units)``,
+    is reduced to its Euclidean norm over the whole batch, without underflow or overflow.
 
-    The batch: the loss is one scalar (``loss_fn`` decides how it pools the
-    examples, typically a mean), and its gradient with respect to the state at
-    step ``t``, of shape ``(N, units)``, is reduced to one number by the
-    Euclidean (Frobenius) norm over the whole batch, computed without
-    underflow or overflow in the squares.
-
-    Args:
-        cell: a Keras RNN cell such as ``keras.layers.SimpleRNNCell``,
-            ``LSTMCell`` or ``GRUCell``, built or not (it is built on the first
-            step). It runs in inference mode (no dropout).
-        inputs: float32 array ``(N, T, D)``: ``N`` sequences of ``T`` steps,
-            cast to the cell's compute dtype (build the cell with
-            ``dtype="float64"`` when the norms may leave float32's range,
-            about 1e-38 to 3e38, as they do over hundreds of steps).
-        loss_fn: maps the final output ``(N, units)`` to a scalar tensor.
+    ``cell``: a Keras RNN cell (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``); build it with
+    ``dtype="float64"`` when the norms may leave float32's range (about 1e-38 to 3e38), as
+    they do over hundreds of steps. ``inputs``: ``(N, T, D)``.
 
     Returns:
-        ``{"h": (T,) array}``, plus ``{"c": (T,) array}`` for cells with a cell
-        state (LSTM); entry ``t`` is the norm of ``dL/d state_t``. A state the
-        loss does not depend on has norm 0.
+        ``{"h": (T,) array}``, plus ``"c"`` for an LSTM: entry ``t - 1`` is
+        ``||dL/dh_t||`` (``||dL/dc_t||``); 0 where the loss does not depend on the state.
 
     Raises:
-        ValueError: ``inputs`` is not of rank 3, has no time step or no
-            example, or ``loss_fn`` does not return a scalar.
+        ValueError: ``inputs`` is not ``(N, T, D)`` with ``N, T >= 1``, or the loss is not
+            a scalar.
     """
     inputs = tf.convert_to_tensor(inputs, dtype=cell.compute_dtype)
-    if inputs.shape.rank != 3:
-        raise ValueError(
-            f"inputs must have shape (N, T, D) (rank 3), got shape {tuple(inputs.shape)}"
-        )
+    if inputs.shape.rank != 3 or 0 in inputs.shape[:2]:
+        raise ValueError(f"inputs must have shape (N, T, D), N, T >= 1; got {tuple(inputs.shape)}")
     batch, steps, _ = inputs.shape
-    if steps == 0 or batch == 0:
-        raise ValueError(
-            f"inputs must hold at least one sequence of at least one step, "
-            f"got shape {tuple(inputs.shape)}"
-        )
     states = _as_list(cell.get_initial_state(batch_size=batch))
     if len(states) > len(STATE_NAMES):
         raise ValueError(f"cells with more than {len(STATE_NAMES)} states are not supported")
@@ -128,13 +98,11 @@ def state_gradient_norms(
 def per_step_ratio(norms: np.ndarray) -> float:
     """Geometric-mean factor by which a gradient norm changes per step back in time.
 
-    ``(norms[k] / norms[-1]) ** (1 / (T - 1 - k))`` with ``k = 0`` normally:
-    below 1 the gradient vanishes on its way to the first step, above 1 it
-    explodes. For a linear RNN with ``W_h = a I`` it is exactly ``a``. If the
-    earliest norms underflowed to 0 or overflowed to ``inf``/``nan``, ``k`` is
-    the first step from which every norm is finite and positive, so the factor
-    describes the stretch that could be measured; ``nan`` if that stretch is
-    shorter than two steps.
+    For norms at ``t = 1..T``: ``(||dL/dh_s|| / ||dL/dh_T||) ** (1 / (T - s))`` with
+    ``s = 1``, or the first step from which every norm is finite and positive if the
+    earliest ones underflowed or overflowed (``nan`` if fewer than two steps remain).
+    Below 1 the gradient vanishes on its way back, above 1 it explodes; for a linear RNN
+    with ``U = a I`` it is exactly ``a``.
     """
     norms = np.asarray(norms, dtype=np.float64)
     if norms.ndim != 1 or len(norms) < 2:
@@ -155,19 +123,11 @@ def spectral_radius(matrix: np.ndarray | tf.Variable) -> float:
 
 
 def set_recurrent_spectral_radius(cell: keras.layers.Layer, radius: float) -> float:
-    """Rescale a cell's recurrent kernel in place so that its spectral radius is ``radius``.
+    """Rescale the recurrent matrix in place, ``U <- U * radius / rho(U)``; eigenvectors stay.
 
-    Only the scale changes (``W_h <- W_h * radius / rho(W_h)``), so the
-    eigenvectors stay where they are. With Keras's default orthogonal
-    initialiser every singular value of ``W_h`` then equals ``radius`` too.
-
-    Args:
-        cell: a built cell with a square ``recurrent_kernel``
-            (``SimpleRNNCell``), or an RNN layer wrapping one (``SimpleRNN``).
-        radius: the target spectral radius, positive.
-
-    Returns:
-        The largest singular value of the rescaled kernel (``>= radius``).
+    ``cell`` is a built ``SimpleRNNCell`` or ``SimpleRNN`` (a square ``recurrent_kernel``).
+    With Keras's orthogonal initialiser every singular value of ``U`` then equals ``radius``.
+    Returns the largest singular value of the rescaled matrix (``>= radius``).
     """
     cell = getattr(cell, "cell", cell)
     if radius <= 0:
@@ -183,11 +143,9 @@ def set_recurrent_spectral_radius(cell: keras.layers.Layer, radius: float) -> fl
 
 
 def set_forget_bias(cell: keras.layers.Layer, value: float) -> None:
-    """Set every forget-gate bias of a built LSTM cell (or ``LSTM`` layer) to ``value``.
+    """Set every forget-gate bias ``b_f`` of a built ``LSTMCell`` (or ``LSTM`` layer) to ``value``.
 
-    The forget gate ``f_t = sigmoid(... + b_f)`` is the factor by which the
-    cell state, and its gradient, is carried from one step to the next. Keras
-    initialises ``b_f = 1`` (``unit_forget_bias=True``), i.e. ``f_t`` near 0.73.
+    Keras starts at ``b_f = 1`` (``unit_forget_bias=True``): ``f_t`` near ``sigmoid(1) = 0.73``.
     """
     cell = getattr(cell, "cell", cell)
     if not isinstance(cell, keras.layers.LSTMCell) or not cell.built or cell.bias is None:
@@ -197,23 +155,26 @@ def set_forget_bias(cell: keras.layers.Layer, value: float) -> None:
     cell.bias.assign(bias)
 
 
+def lstm_cell(
+    units: int, input_width: int, forget_bias: float = 1.0, dtype: str = "float32"
+) -> keras.layers.LSTMCell:
+    """A built ``LSTMCell`` with Keras's initialisation but forget-gate bias ``forget_bias``.
+
+    ``dtype="float64"`` keeps gradients that leave float32's range measurable.
+    """
+    cell = keras.layers.LSTMCell(units, dtype=dtype)
+    cell.build((None, input_width))
+    set_forget_bias(cell, forget_bias)
+    return cell
+
+
 class GradientNormModel(keras.Model):
-    """A Keras model whose training step also reports its global gradient norm.
+    """A functional Keras model whose training step also logs two values per batch.
 
-    Build it like any functional model, ``GradientNormModel(inputs, outputs)``.
-    ``fit`` then passes, besides the usual running metrics, two per-step values
-    to the callbacks' ``on_train_batch_end`` logs:
-
-    * ``grad_norm``: the global norm of all gradients (the square root of the
-      sum of their squared entries), measured *before* the optimizer applies any
-      ``clipnorm`` / ``global_clipnorm``, so that a clipped run still shows how
-      large the raw gradient was;
-    * ``batch_loss``: the loss of this one batch (``loss`` is the running mean
-      over the epoch so far, which hides a spike).
-
-    Use :class:`GradientNormHistory` to collect them. The step is Keras's own
-    TensorFlow ``train_step`` with these two additions (and without the loss
-    scaling that mixed-precision training would need).
+    ``grad_norm``: the global norm of all gradients *before* any ``clipnorm`` is applied
+    (a clipped run still shows the raw size); ``batch_loss``: this batch's loss (``loss``
+    is the running mean over the epoch, which hides a spike). Otherwise Keras's own
+    TensorFlow ``train_step`` (without mixed-precision loss scaling).
     """
 
     def train_step(self, data: tuple) -> dict[str, tf.Tensor]:
@@ -237,11 +198,9 @@ class GradientNormModel(keras.Model):
 
 
 class GradientNormHistory(keras.callbacks.Callback):
-    """Collects ``grad_norm`` and ``batch_loss`` of every training step.
+    """The ``grad_norm`` and ``batch_loss`` of every training step of a :class:`GradientNormModel`.
 
-    Works with :class:`GradientNormModel`. After ``fit``, :attr:`grad_norms`
-    and :attr:`losses` are arrays with one entry per training step (over all
-    epochs); a step whose loss overflowed holds ``nan`` or ``inf``.
+    After ``fit``, :attr:`grad_norms` and :attr:`losses` hold one entry per step (all epochs).
     """
 
     def __init__(self) -> None:

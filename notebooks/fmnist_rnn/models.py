@@ -1,11 +1,7 @@
-"""Model builders: the two-layer (hierarchical) LSTM of the book, and a registry.
+"""Model builders: the book's two-layer (hierarchical) LSTM, and a registry of all of them.
 
-Every builder takes the image tensor ``(N, 28, 28, 1)`` (float32 in [0, 1], what
-``training.prepare(x)`` returns) and ends in ``Dense(10, softmax)``.
-
-The two-layer LSTM follows the Keras example *mnist_hierarchical_rnn*: a first
-LSTM, shared by every pixel column (``TimeDistributed``), turns each column into
-a vector; a second LSTM reads the 28 column vectors; a dense layer classifies.
+Every builder takes ``(N, 28, 28, 1)`` in [0, 1] (``training.prepare``) and ends in
+``Dense(10, softmax)``.
 """
 
 from __future__ import annotations
@@ -25,17 +21,12 @@ READS = ("columns", "rows")
 def two_layer_lstm(
     units: int = 128, read: str = "columns", dropout: float = 0.0, name: str | None = None
 ) -> keras.Model:
-    """The two-layer LSTM: ``TimeDistributed(LSTM(units)) -> LSTM(units) -> Dense(10)``.
+    """The two-layer LSTM of the Keras example *mnist_hierarchical_rnn*, ``units`` in both.
 
-    Args:
-        units: hidden size of both LSTMs (128: 199,434 parameters).
-        read: ``"columns"``: the first LSTM reads each pixel column top to
-            bottom (28 steps of one pixel), the second reads the 28 column
-            vectors left to right. ``"rows"``: the same with rows, as the Keras
-            example does. The caller always feeds the same ``(N, 28, 28, 1)`` tensor.
-        dropout: rate of a ``Dropout`` layer between the two LSTMs (training only;
-            it has no weights, so the weights are the same with or without it).
-        name: model name; default ``two_layer_lstm_<read>``.
+    ``read="columns"``: a pixel LSTM, shared by all columns (``TimeDistributed``), reads
+    each column top to bottom (28 steps of one pixel); an image LSTM reads the 28 column
+    vectors left to right; ``Dense(10)`` classifies. ``"rows"``: the same with rows.
+    ``dropout``: a ``Dropout`` layer between the two LSTMs (no weights, training only).
 
     Raises:
         ValueError: unknown ``read``.
@@ -66,11 +57,7 @@ BUILDERS: dict[str, Callable[..., keras.Model]] = {
 
 
 def get_builder(name: str) -> Callable[..., keras.Model]:
-    """Return the builder registered as ``name``.
-
-    Raises:
-        ValueError: unknown name (the message lists the valid names).
-    """
+    """The builder registered as ``name``; ValueError listing the valid names otherwise."""
     if name not in BUILDERS:
         raise ValueError(
             f"unknown model builder {name!r}; valid names: {', '.join(sorted(BUILDERS))}"

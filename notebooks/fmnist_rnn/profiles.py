@@ -1,10 +1,4 @@
-"""Run profiles: one switch that makes every chapter cheap in CI and complete for readers.
-
-The environment variable ``FMNIST_PROFILE`` selects the profile:
-
-* ``full`` (default): every image, and the epochs each chapter asks for.
-* ``smoke``: a small stratified subset and one epoch, so that a chapter runs in
-  well under a minute (what CI uses).
+"""Run profiles, chosen by ``FMNIST_PROFILE``: ``full`` (default) or ``smoke`` (CI's).
 
 Notebooks never hard-code sizes or epochs; they ask the profile::
 
@@ -26,10 +20,7 @@ DEFAULT_PROFILE = "full"
 
 @dataclass(frozen=True)
 class Profile:
-    """How much data and how many epochs a run may use.
-
-    ``None`` means "no cap": the full split, the requested epochs.
-    """
+    """How much data and how many epochs a run may use (``None``: no cap)."""
 
     name: str
     max_train: int | None
@@ -50,11 +41,7 @@ class Profile:
         return requested if self.max_epochs is None else min(requested, self.max_epochs)
 
     def count(self, requested: int | None, split: str = "train") -> int | None:
-        """How many examples of ``split`` to use when a chapter asks for ``requested``.
-
-        ``requested=None`` asks for the whole split (``None`` is returned in the
-        full profile, the cap in the smoke profile).
-        """
+        """How many examples of ``split`` to use for ``requested`` (``None``: the whole split)."""
         caps = {"train": self.max_train, "val": self.max_val, "test": self.max_test}
         if split not in caps:
             raise ValueError(f"unknown split {split!r}; expected one of {sorted(caps)}")
@@ -77,11 +64,7 @@ PROFILES: dict[str, Profile] = {
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """Return the profile called ``name``, or the one ``FMNIST_PROFILE`` selects.
-
-    Raises:
-        ValueError: the name is not a known profile (the message lists them).
-    """
+    """The profile called ``name``, or the one ``FMNIST_PROFILE`` selects; ValueError if unknown."""
     if name is None:
         name = os.environ.get(ENV_PROFILE, "").strip() or DEFAULT_PROFILE
     key = name.strip().lower()

@@ -1,8 +1,4 @@
-"""The recipes: how each model of the book is trained, one :class:`Recipe` per name.
-
-``python -m fmnist_rnn.train NAME`` follows ``RECIPES[NAME]``; the name is also the
-checkpoint's name. Every field goes into the run folder's hash and into the record.
-"""
+"""How each model is trained: ``python -m fmnist_rnn.train NAME`` follows ``RECIPES[NAME]``."""
 
 from __future__ import annotations
 
@@ -17,19 +13,17 @@ class Recipe:
     """How one named model is trained (every field goes into the run's hash and record).
 
     Attributes:
-        builder: a name in :data:`fmnist_rnn.models.BUILDERS`.
-        builder_kwargs: its keyword arguments.
+        builder, builder_kwargs: a name in :data:`fmnist_rnn.models.BUILDERS`, its arguments.
         optimizer: a ``keras.optimizers.get`` name.
         learning_rate: the peak learning rate.
         batch_size: images per update.
         warmup_images: linear warm-up from a tenth of the peak over this many images.
         epochs: passes over the training split (the schedule spans them).
         cosine: after the warm-up, decay to zero along a half cosine (else: constant).
-        shift_pixels: during training only, ``RandomTranslation(shift_pixels / 28)``
-            with bilinear interpolation: continuous, sub-pixel shifts of up to this
-            many pixels that also blur a little, zeros shifted in (0: none).
-        flip: during training only, mirror each image left-right with probability
-            1/2 (``RandomFlip("horizontal")``; garments are roughly symmetric).
+        shift_pixels: in training only, random sub-pixel shifts of up to this many pixels
+            (``RandomTranslation``, bilinear, zeros shifted in; 0: none).
+        flip: in training only, mirror each image left-right with probability 1/2
+            (``RandomFlip("horizontal")``; garments are roughly symmetric).
         seed: the random seed of the run.
         why: one line for the chapter.
     """

@@ -1,19 +1,9 @@
-"""Resumable training runs: state that must survive an interrupted ``model.fit``.
+"""Resumable training runs: what Keras's ``BackupAndRestore`` does not keep, in the run's folder.
 
-``keras.callbacks.BackupAndRestore`` restores the weights, the optimizer and the
-epoch counter of a killed run at the last finished epoch, and
-``keras.callbacks.ModelCheckpoint`` keeps the best-on-validation weights. What
-they do not keep is kept here, in the run's folder, so that
-``python -m fmnist_rnn.train NAME`` can simply be run again:
-
-* :func:`wall_clock`: the training time summed over all attempts;
-* :func:`read_history`: the full per-epoch history from ``keras.callbacks.CSVLogger``
-  (``append=True``), where ``History`` would hold only the last attempt's epochs;
-* :func:`run_start`: the commit and command of the attempt that started the run,
-  which a resumed run's own provenance would not show;
-* :func:`run_folder` / :func:`claim_run_folder`: one folder per run, named by a hash
-  of everything that determines it, holding that identity in ``recipe.json``, so
-  that no run ever resumes another's backup (:class:`RunError` instead).
+The training time summed over all attempts (:func:`wall_clock`), the full ``CSVLogger``
+history (:func:`read_history`), the commit and command of the first attempt
+(:func:`run_start`), and one folder per run, named by a hash of everything that determines
+it, so that no run resumes another's backup (:func:`run_folder`, :func:`claim_run_folder`).
 """
 
 from __future__ import annotations
@@ -37,8 +27,8 @@ class RunError(RuntimeError):
 
 
 def wall_clock(path: Path) -> tuple[Any, Callable[[], float]]:
-    """A callback that saves the training time so far after every epoch, and a function
-    returning that time; both include the earlier, interrupted attempts of the run."""
+    """A callback saving the training time after every epoch, and a function returning it
+    (both include the run's earlier attempts)."""
     import keras  # imported lazily: the training command answers --help without TensorFlow
 
     previous = json.loads(path.read_text())["wall_time_s"] if path.is_file() else 0.0
@@ -64,11 +54,8 @@ def read_history(path: Path) -> dict[str, list[float]]:
 
 
 def run_start(run_dir: Path, git_commit: str, command: str) -> dict[str, str]:
-    """How the run in ``run_dir`` started: recorded by its first attempt, read by the others.
-
-    A run whose folder already holds a history but no start record (it began before
-    start records existed) is reported as unknown rather than as starting now.
-    """
+    """How the run in ``run_dir`` started, as its first attempt recorded it ("unknown" for a
+    run that began before start records existed)."""
     path = run_dir / "start.json"
     if path.is_file():
         return json.loads(path.read_text())

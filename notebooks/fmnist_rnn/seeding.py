@@ -6,12 +6,10 @@ __all__ = ["set_seed"]
 
 
 def set_seed(seed: int = 0) -> None:
-    """Seed Python's ``random``, NumPy's global generator and TensorFlow.
+    """Seed Python's ``random``, NumPy and TensorFlow (:func:`keras.utils.set_random_seed`).
 
-    A thin wrapper around :func:`keras.utils.set_random_seed`, which seeds all
-    three, so that a chapter's numbers repeat from run to run (on the same
-    machine and library versions; multi-threaded CPU kernels may still differ
-    in the last bits).
+    Numbers then repeat on the same machine and versions, up to the last bits of
+    multi-threaded CPU kernels.
     """
     import keras  # imported lazily: TensorFlow is slow to import
 

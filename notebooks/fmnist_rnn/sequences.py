@@ -1,14 +1,5 @@
-"""Preprocessing: pixels scaled to [0, 1], and an image read as a sequence.
-
-A recurrent network reads a sequence of vectors, one per time step. A 28x28
-image can be read
-
-* row by row: 28 steps of 28 pixels, ``(N, 28, 28)``;
-* column by column: 28 steps of 28 pixels, the transpose, ``(N, 28, 28)``;
-* pixel by pixel: 784 steps of one pixel, ``(N, 784, 1)``;
-
-and the two-layer LSTM of chapter 4 takes the image tensor ``(N, 28, 28, 1)``
-and decides its reading direction inside the model.
+"""Pixels scaled to [0, 1], and an image read as a sequence: by rows or columns (28 steps of
+28 pixels) or pixel by pixel (784 steps of one); the models take ``(N, 28, 28, 1)``.
 """
 
 from __future__ import annotations
@@ -28,14 +19,11 @@ IMAGE_SIZE = 28
 
 
 def scale(images: np.ndarray) -> np.ndarray:
-    """Map uint8 pixels 0..255 to float32 in [0, 1].
-
-    Args:
-        images: uint8 array of shape (N, 28, 28) or (28, 28).
+    """uint8 pixels 0..255, (N, 28, 28) or (28, 28), as float32 in [0, 1].
 
     Raises:
-        ValueError: wrong dtype (only raw uint8 pixels are scaled, so that an
-            already scaled array is never divided by 255 twice) or wrong shape.
+        ValueError: not uint8 (an already scaled array is never divided by 255 twice), or
+            the wrong shape.
     """
     images = np.asarray(images)
     if images.dtype != np.uint8:
@@ -66,12 +54,12 @@ def _checked(images: np.ndarray, name: str) -> np.ndarray:
 
 
 def as_rows(images: np.ndarray) -> np.ndarray:
-    """Rows as time steps: step t is pixel row t (top to bottom), shape (N, 28, 28)."""
+    """Rows as time steps: ``x_t`` is pixel row t (t = 1..28, top to bottom), (N, 28, 28)."""
     return _checked(images, "as_rows")
 
 
 def as_columns(images: np.ndarray) -> np.ndarray:
-    """Columns as time steps: step t is pixel column t (left to right), shape (N, 28, 28)."""
+    """Columns as time steps: ``x_t`` is pixel column t (left to right), (N, 28, 28)."""
     return np.ascontiguousarray(_checked(images, "as_columns").transpose(0, 2, 1))
 
 

@@ -2,28 +2,16 @@
 
 ::
 
-    python -m fmnist_rnn.train mlp
     python -m fmnist_rnn.train two_layer_lstm            # resumes if interrupted
     python -m fmnist_rnn.train two_layer_lstm --retrain  # forget the backup, start again
 
-Every model has one :class:`~fmnist_rnn.recipes.Recipe` in :data:`RECIPES`. A run
-
-1. trains on the fixed train split, validating on the validation split, in its
-   own folder ``runs/<name>-<profile>-<implementation>-<hash of the recipe>/``:
-   a per-epoch backup (``keras.callbacks.BackupAndRestore``: a killed run
-   continues from its last finished epoch), the history (``CSVLogger``), the
-   best-on-validation weights (``ModelCheckpoint``) and ``recipe.json``; a
-   folder whose ``recipe.json`` differs is refused, never resumed;
-2. restores the best-on-validation weights into the plain Keras model;
-3. evaluates them once on the test split;
-4. writes ``<name>.weights.h5`` (weights only) and ``<name>.json`` with provenance:
-   in the full profile into ``notebooks/checkpoints/`` (only from a clean git
-   tree, so that the record names the exact code), otherwise into the run folder.
-
-``--implementation auto`` (the default) trains the two-layer LSTM through the
-appendix's fast CPU path when :mod:`fmnist_rnn.performance` recommends it for
-this machine; its weights are copied into :func:`fmnist_rnn.models.two_layer_lstm`,
-and that plain Keras model is what is evaluated and saved.
+A run follows ``RECIPES[NAME]`` in its own folder ``runs/<name>-<profile>-<implementation>-
+<hash>/`` (per-epoch backup, history, best-on-validation weights, ``recipe.json``; a folder
+of another recipe is refused), restores the best-on-validation weights, evaluates them once
+on the test split and writes ``<name>.weights.h5`` and ``<name>.json`` with provenance: in
+the full profile into ``notebooks/checkpoints/``, only from a clean git tree. With
+``--implementation auto`` the two-layer LSTM trains through the appendix's fast CPU path
+when :mod:`fmnist_rnn.performance` recommends it; the plain Keras model is what is saved.
 """
 
 from __future__ import annotations
@@ -52,9 +40,8 @@ IMPLEMENTATIONS = ("auto", "keras", "fast")
 def fast_path(requested: str, builder: str):
     """The appendix's ``FastPath`` for this run, or None for the plain Keras model.
 
-    Only the two-layer LSTM has a fast implementation. ``"auto"`` follows
-    ``fmnist_rnn.performance.hardware.choose_fast_path()`` and falls back to Keras
-    when that subpackage is absent; ``"fast"`` requires it.
+    Only the two-layer LSTM has one. ``"auto"`` follows ``performance.hardware``'s choice
+    (Keras when that subpackage is absent); ``"fast"`` requires it.
     """
     if requested not in IMPLEMENTATIONS:
         raise ValueError(f"unknown implementation {requested!r}; expected one of {IMPLEMENTATIONS}")
@@ -118,19 +105,12 @@ def train(
 ) -> Path:
     """Train model ``name`` by its recipe and write its checkpoint; return the JSON path.
 
-    Args:
-        name: a key of :data:`RECIPES`.
-        epochs: override the recipe's epochs (the profile may cap them further).
-        retrain: delete the run's folder first.
-        checkpoint_dir: where the checkpoint goes (default: the committed folder
-            in the full profile, the run folder otherwise).
-        runs_dir: where run folders go (default: ``runs/`` at the repository root).
-        verbose: passed to ``model.fit``.
-        command: recorded in the provenance (default: the command line).
-        implementation: ``"auto"``, ``"keras"`` or ``"fast"`` (see :func:`fast_path`).
-        profile: default: the active one (``FMNIST_PROFILE``).
-        callbacks: extra Keras callbacks for ``model.fit``.
-        seed: override the recipe's seed (a run of its own, recorded as such).
+    ``epochs`` overrides the recipe's (the profile may cap them); ``retrain`` deletes the
+    run's folder first; ``checkpoint_dir`` defaults to the committed folder in the full
+    profile, the run folder otherwise; ``runs_dir`` to ``runs/``; ``command`` (recorded in
+    the provenance) to the command line; ``implementation`` is ``"auto"``, ``"keras"`` or
+    ``"fast"`` (:func:`fast_path`); ``profile`` defaults to the active one;
+    ``seed`` overrides the recipe's (a run of its own, recorded as such).
 
     Raises:
         RunError: the run folder holds another run, or a full-profile run would

@@ -1,16 +1,6 @@
-"""Training: the images as the models take them, and one plain Keras ``fit``.
+"""Training: the images as the models take them, and one plain Keras ``fit``::
 
-Usage::
-
-    from fmnist_rnn import load_splits, training
-    from fmnist_rnn.models import two_layer_lstm
-
-    model = two_layer_lstm()
-    history = training.fit(model, load_splits(), epochs=5, batch_size=32)
-
-A model that is not compiled yet is compiled with the Keras example's setup
-(RMSprop, learning rate 1e-3, sparse categorical cross-entropy); compile it
-yourself for another optimizer or schedule (the training command does).
+history = training.fit(two_layer_lstm(), load_splits(), epochs=5, batch_size=32)
 """
 
 from __future__ import annotations
@@ -40,20 +30,10 @@ def fit(
     verbose: str | int = "auto",
     learning_rate: float = 1e-3,
 ) -> keras.callbacks.History:
-    """Train ``model`` on ``splits.x_train``, validating on ``splits.x_val`` after each epoch.
+    """Train ``model`` on ``splits`` (uint8, scaled here), validating after each epoch.
 
-    Args:
-        model: a Keras model taking (N, 28, 28, 1); compiled here with
-            ``RMSprop(learning_rate)`` unless it is compiled already.
-        splits: the data (uint8 arrays, scaled here).
-        epochs: passes over the training split (ask the run profile first).
-        batch_size: images per update; the training images are reshuffled every epoch.
-        callbacks: Keras callbacks (backups, checkpoints, logs, ...).
-        verbose: passed to ``model.fit``.
-        learning_rate: RMSprop's learning rate when ``fit`` compiles the model.
-
-    Returns:
-        The Keras ``History``; ``history.model`` is ``model``, trained.
+    A model not compiled yet is compiled with the Keras example's setup:
+    ``RMSprop(learning_rate)``, sparse categorical cross-entropy. Returns Keras's ``History``.
     """
     if not model.compiled:
         model.compile(
