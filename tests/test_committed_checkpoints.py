@@ -73,3 +73,24 @@ def test_a_checkpoint_under_another_builder_is_a_clear_error(tmp_path: Path) -> 
     (tmp_path / f"{name}.json").write_text(json.dumps(record))
     with pytest.raises(CheckpointError, match=r"parameters|do not match"):
         load_checkpoint(name, directory=tmp_path)
+
+
+def test_trials_table_matches_the_trial_records() -> None:
+    """The table in checkpoints/trials/README.md is read from the records, not typed."""
+    trials = CHECKPOINT_DIR / "trials"
+    rows = re.findall(
+        r"^\| `([\w-]+)` \| .*? \| ([\d.]+) \((\d+)\) \| ([\d.]+) \| ([\d.]+) \|$",
+        (trials / "README.md").read_text(),
+        flags=re.M,
+    )
+    folders = sorted(p.name for p in trials.iterdir() if p.is_dir())
+    assert sorted(row[0] for row in rows) == folders
+    for folder, best, epoch, train_accuracy, test_accuracy in rows:
+        (path,) = (trials / folder).glob("*.json")
+        record = json.loads(path.read_text())
+        history = record["history"]
+        assert float(best) == round(max(history["val_accuracy"]), 4)
+        assert int(epoch) == record["best_epoch"]
+        assert float(train_accuracy) == round(history["accuracy"][-1], 4)
+        assert float(test_accuracy) == record["test_accuracy"]
+        assert record["provenance"]["git_dirty"] is False
