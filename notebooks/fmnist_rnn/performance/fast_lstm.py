@@ -7,7 +7,8 @@ gate order, so weights move between the two with ``get_weights`` / ``set_weights
 
 Why it is faster (appendix A1, ``benchmarks/train_speed.py``): the 28 steps unrolled;
 every step's input projection in one product before the loop; a hand-written backward
-pass whose weight gradients are one large product after the loop; optionally each
+pass (tanh(c_t) kept, fused ``SigmoidGrad``/``TanhGrad``, a transposed copy of the
+recurrent kernel) whose weight gradients are one product after the loop; optionally each
 sequence's leading all-zero steps computed once per batch (``skip_leading_blank``),
 the batch cut into independent loops for different cores (``chains``) and bfloat16
 recurrent products (``matmul_dtype``).
@@ -38,19 +39,20 @@ def _mm(a: tf.Tensor, b: tf.Tensor, dtype: tf.DType, **kwargs) -> tf.Tensor:
     return tf.cast(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype), **kwargs), tf.float32)
 
 
-def _gate_grads(dc, dh, i, f, g, o, c, c_prev):
+def _gate_grads(dc, dh, i, f, g, o, tc, c_prev):
     """Gradients of the gate pre-activations (Keras's order i, f, c, o) and of c_t."""
-    tc = tf.tanh(c)
-    dc = dc + dh * o * (1.0 - tc * tc)
-    dz = [dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * (1.0 - g * g)]
-    return tf.concat([*dz, dh * tc * o * (1.0 - o)], axis=1), dc
+    sg, tg = tf.raw_ops.SigmoidGrad, tf.raw_ops.TanhGrad
+    dc = dc + tg(y=tc, dy=dh * o)
+    dz = [sg(y=i, dy=dc * g), sg(y=f, dy=dc * c_prev), tg(y=g, dy=dc * i), sg(y=o, dy=dh * tc)]
+    return tf.concat(dz, axis=1), dc
 
 
 def _step(z, c_prev):
     zi, zf, zc, zo = tf.split(z, 4, axis=1)
     i, f, o, g = tf.sigmoid(zi), tf.sigmoid(zf), tf.sigmoid(zo), tf.tanh(zc)
     c = f * c_prev + i * g
-    return (i, f, g, o), c, o * tf.tanh(c)
+    tc = tf.tanh(c)
+    return (i, f, g, o, tc), c, o * tc
 
 
 def lstm_last_output(x, kernel, recurrent_kernel, bias, matmul_dtype=tf.float32) -> tf.Tensor:
@@ -74,18 +76,19 @@ def lstm_last_output(x, kernel, recurrent_kernel, bias, matmul_dtype=tf.float32)
 
         def grad(dh_last):
             dh, dc, dzs = dh_last, tf.zeros_like(dh_last), []
+            recurrent_t = tf.transpose(recurrent_kernel)
             for t in reversed(range(steps)):
-                dz, dc = _gate_grads(dc, dh, *gates[t], cs[t + 1], cs[t])
+                dz, dc = _gate_grads(dc, dh, *gates[t], cs[t])
                 dc = dc * gates[t][1]
                 dzs.append(dz)
                 if t > 0:
-                    dh = _mm(dz, recurrent_kernel, matmul_dtype, transpose_b=True)
+                    dh = _mm(dz, recurrent_t, matmul_dtype)
             dzs = dzs[::-1]
             dz_all = tf.reshape(tf.stack(dzs), [-1, 4 * units])
             h_prev = tf.reshape(tf.stack(hs[1:-1]), [-1, units])  # h_1 .. h_{T-1}
             dz_rec = tf.reshape(tf.stack(dzs[1:]), [-1, 4 * units])
             d_recurrent = _mm(h_prev, dz_rec, matmul_dtype, transpose_a=True)
-            dx = tf.reshape(tf.matmul(dz_all, kernel, transpose_b=True), [steps, batch, -1])
+            dx = tf.reshape(dz_all @ tf.transpose(kernel), [steps, batch, -1])
             return (
                 tf.transpose(dx, [1, 0, 2]),
                 tf.matmul(flat, dz_all, transpose_a=True),
@@ -145,11 +148,12 @@ def lstm_last_output_skip_blank(
         def grad(d_out):
             dh = tf.math.unsorted_segment_sum(d_out, rows, active[-1])
             dc, dzs = tf.zeros_like(dh), []
+            recurrent_t = tf.transpose(recurrent_kernel)
             for t in reversed(range(steps)):
-                dz, dc = _gate_grads(dc, dh, *gates[t], cs[t], cps[t])
+                dz, dc = _gate_grads(dc, dh, *gates[t], cps[t])
                 dzs.append(dz)
                 if t > 0:
-                    dhp = _mm(dz, recurrent_kernel, matmul_dtype, transpose_b=True)
+                    dhp = _mm(dz, recurrent_t, matmul_dtype)
                     dcp = dc * gates[t][1]
                     n = active[t - 1]  # rows beyond n started at t: fold them into row 0
                     dh = tf.concat(
