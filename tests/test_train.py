@@ -127,7 +127,7 @@ def test_smoke_training_writes_a_loadable_weights_only_checkpoint(data, tmp_path
     assert record["provenance"]["implementation"] == "keras"
     assert set(record["recipe"]) == {
         *("optimizer", "learning_rate", "batch_size", "warmup_images", "cosine"),
-        *("shift_pixels", "flip", "seed", "why"),
+        *("shift_pixels", "flip", "erase", "seed", "why"),
     }
     assert record["recipe"]["seed"] == 3
     with h5py.File(path.with_suffix("").with_suffix(".weights.h5"), "r") as weights:
@@ -168,3 +168,23 @@ def test_a_killed_run_resumes_at_the_epoch_boundary(data, tmp_path: Path) -> Non
     assert again["history"] == resumed["history"]
     fresh = json.loads(train.train("mlp", retrain=True, command="fresh", **args).read_text())
     assert fresh["run_start"]["command"] == "fresh"
+
+
+def test_random_erasing_replaces_one_rectangle_in_the_set_share_of_training_images() -> None:
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    recipe = dataclasses.replace(train.get_recipe("two_layer_lstm_erase"), shift_pixels=0)
+    identity = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Identity()])
+    images = np.full((400, 28, 28, 1), 0.5, np.float32)
+    for share in (1.0, recipe.erase):
+        augmented = train._with_augmentation(identity, dataclasses.replace(recipe, erase=share))
+        changed = np.asarray(augmented(images, training=True))[..., 0] != 0.5
+        erased = changed.any(axis=(1, 2))
+        assert abs(erased.mean() - share) < 0.07, (share, erased.mean())
+        for mask in changed[erased][:50]:
+            rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+            assert mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].all()  # one rectangle
+            assert 3 <= len(rows) <= 17 and 3 <= len(cols) <= 17  # sides 14-57% of 28
+        np.testing.assert_array_equal(augmented(images, training=False), images)

@@ -24,6 +24,9 @@ class Recipe:
             (``RandomTranslation``, bilinear, zeros shifted in; 0: none).
         flip: in training only, mirror each image left-right with probability 1/2
             (``RandomFlip("horizontal")``; garments are roughly symmetric).
+        erase: in training only, the probability of replacing one random rectangle of
+            each image (sides 14-57% of the image's, about 2-33% of its area) by noise
+            (``RandomErasing``, Zhong et al. 2017; 0: none).
         seed: the random seed of the run.
         why: one line for the chapter.
     """
@@ -38,6 +41,7 @@ class Recipe:
     cosine: bool = True
     shift_pixels: int = 0
     flip: bool = False
+    erase: float = 0.0
     seed: int = 0
     why: str = ""
 
@@ -84,6 +88,15 @@ RECIPES: dict[str, Recipe] = {
         **_TWO_LAYER,
         flip=True,
         why="the same model and recipe reading rows",
+    ),
+    # Flips and dropout lowered the training accuracy (0.925) but not the validation
+    # accuracy (0.908): random erasing instead, which helped on Fashion-MNIST (Zhong et al.).
+    "two_layer_lstm_erase": Recipe(
+        "two_layer_lstm",
+        {"read": "columns"},
+        **_TWO_LAYER,
+        erase=0.5,
+        why="the faithful model reading columns, half of the images with a random patch erased",
     ),
     # 16 epochs: a 12-epoch run was still improving on validation at its last epoch.
     "renet": Recipe(

@@ -75,10 +75,10 @@ def _optimizer(recipe: Recipe, steps: int):
 
 
 def _with_augmentation(model, recipe: Recipe):
-    """The model behind the recipe's random flips and shifts (training only, never saved)."""
+    """The model behind the recipe's random flips, shifts, erasing (training only, not saved)."""
     import keras
 
-    if recipe.shift_pixels <= 0 and not recipe.flip:
+    if recipe.shift_pixels <= 0 and not recipe.flip and recipe.erase <= 0:
         return model
     inputs = keras.Input(model.input_shape[1:], name="image")
     x = keras.layers.RandomFlip("horizontal", name="flip")(inputs) if recipe.flip else inputs
@@ -86,6 +86,10 @@ def _with_augmentation(model, recipe: Recipe):
         factor = recipe.shift_pixels / 28
         x = keras.layers.RandomTranslation(
             factor, factor, fill_mode="constant", fill_value=0.0, name="shift"
+        )(x)
+    if recipe.erase > 0:
+        x = keras.layers.RandomErasing(
+            (recipe.erase, recipe.erase), (0.02, 0.33), value_range=(0.0, 1.0), name="erase"
         )(x)
     return keras.Model(inputs, model(x), name=f"{model.name}_augmented")
 
@@ -190,7 +194,8 @@ def train(
         "epochs": epochs,
         "test_size": len(splits.y_test),
         "recipe": {
-            k: getattr(recipe, k) for k in (*recorded, "shift_pixels", "flip", "seed", "why")
+            k: getattr(recipe, k)
+            for k in (*recorded, "shift_pixels", "flip", "erase", "seed", "why")
         },
     }
     if checkpoint_dir is None:
