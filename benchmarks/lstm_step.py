@@ -71,17 +71,19 @@ def main(argv: list[str] | None = None) -> dict:
         for got, want in zip(run(), expected, strict=True):
             np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3, err_msg=name)
 
-    dz = tf.constant(np.random.default_rng(0).random((x.shape[0], 4 * UNITS), np.float32))
+    # One gradient array per step, all different (equal products would be computed once).
+    shape = (STEPS - 1, x.shape[0], 4 * UNITS)
+    dzs = tf.unstack(tf.constant(np.random.default_rng(0).random(shape, np.float32)))
     recurrent = weights[1]
 
     @tf.function
     def product_transpose_b():
-        return [tf.matmul(dz, recurrent, transpose_b=True) for _ in range(STEPS - 1)]
+        return [tf.matmul(dz, recurrent, transpose_b=True) for dz in dzs]
 
     @tf.function
     def product_transposed_copy():
         recurrent_t = tf.transpose(recurrent)
-        return [dz @ recurrent_t for _ in range(STEPS - 1)]
+        return [dz @ recurrent_t for dz in dzs]
 
     timed = {**variants, "product_transpose_b": product_transpose_b}
     timed["product_transposed_copy"] = product_transposed_copy

@@ -19,6 +19,7 @@ from fmnist_rnn.performance.hardware import (
 def test_one_core_gets_one_chain_and_one_thread():
     path = choose_fast_path(cores=1, gpus=[])
     assert (path.implementation, path.chains, path.threads) == ("fast", 1, (1, 1))
+    assert path.model_kwargs() == {"skip_blank": True}  # fast_skip_1thread in the benchmark
 
 
 def test_two_cores_get_the_measured_setting():

@@ -45,6 +45,8 @@ def test_configurations():
     assert full["fast_skip_chains2"].model_kwargs == {**FAST_SKIP.model_kwargs, "chains": 2}
     two_cores = for_fast_path(choose_fast_path(cores=2, gpus=[]))
     assert full["fast_skip_chains2_t1"].same_settings(two_cores)
+    one_core = for_fast_path(choose_fast_path(cores=1, gpus=[]))
+    assert full["fast_skip_1thread"].same_settings(one_core)
     b64 = full["fast_skip_b64_chains2_t1"]
     assert (b64.batch_size, b64.model_kwargs["chains"], b64.threads) == (64, 2, (1, 2))
 

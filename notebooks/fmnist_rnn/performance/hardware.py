@@ -63,8 +63,11 @@ class FastPath:
         return f"{what} on {pools}: {self.reason}"
 
     def model_kwargs(self) -> dict:
-        """Arguments of ``fast_two_layer_lstm`` for this path (empty for ``"keras"``)."""
-        return {} if self.implementation == "keras" else {"skip_blank": True, "chains": self.chains}
+        """Arguments of ``fast_two_layer_lstm`` for this path (empty for ``"keras"``;
+        ``chains`` only when more than the default one)."""
+        if self.implementation == "keras":
+            return {}
+        return {"skip_blank": True, **({"chains": self.chains} if self.chains > 1 else {})}
 
     def build(self, units: int = 128, read: str = "columns", name: str | None = None):
         """The two-layer LSTM on this path (plain Keras or fast; the same weights)."""
