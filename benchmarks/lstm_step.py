@@ -14,8 +14,8 @@ here against the package's ``lstm_last_output``); they differ in how:
   forward step, product included) and ``LSTMBlockCellGrad`` (one op per backward step);
 * ``package_xla``: the package's function compiled with XLA (``jit_compile=True``).
 
-Two more rows time the backward product alone, 27 times per batch: with
-``transpose_b=True`` and with a transposed copy made once. Timings are interleaved,
+Two more rows time the pass's 27 backward products alone: with ``transpose_b=True``
+and with a transposed copy made once. Timings are interleaved,
 medians over rounds. Usage (from the repository root)::
 
     python benchmarks/lstm_step.py --json benchmarks/results/lstm_step.json

@@ -7,8 +7,8 @@ gate order, so weights move between the two with ``get_weights`` / ``set_weights
 
 Why it is faster (appendix A1, ``benchmarks/train_speed.py``): the 28 steps unrolled;
 every step's input projection in one product before the loop; a hand-written backward
-pass (tanh(c_t) kept, fused ``SigmoidGrad``/``TanhGrad``, a transposed copy of the
-recurrent kernel) whose weight gradients are one product after the loop; optionally each
+pass (tanh(c_t) kept, fused ``SigmoidGrad``/``TanhGrad``) whose weight gradients are
+one product after the loop; optionally each
 sequence's leading all-zero steps computed once per batch (``skip_leading_blank``),
 the batch cut into independent loops for different cores (``chains``) and bfloat16
 recurrent products (``matmul_dtype``).
