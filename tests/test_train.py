@@ -127,7 +127,7 @@ def test_smoke_training_writes_a_loadable_weights_only_checkpoint(data, tmp_path
     assert record["provenance"]["implementation"] == "keras"
     assert set(record["recipe"]) == {
         *("optimizer", "learning_rate", "batch_size", "warmup_images", "cosine"),
-        *("shift_pixels", "flip", "erase", "seed", "why"),
+        *("shift_pixels", "flip", "erase", "label_smoothing", "seed", "why"),
     }
     assert record["recipe"]["seed"] == 3
     with h5py.File(path.with_suffix("").with_suffix(".weights.h5"), "r") as weights:

@@ -54,3 +54,25 @@ def test_fit_keeps_a_model_compiled_by_the_caller(splits) -> None:
     assert isinstance(model.optimizer, keras.optimizers.SGD)
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)  # learning rate 0: the caller's optimizer ran
+
+
+def test_smoothed_crossentropy_matches_the_smoothed_targets_by_hand() -> None:
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(10), size=6).astype("float32")
+    labels = rng.integers(0, 10, size=6)
+    epsilon = 0.1
+    targets = np.full((6, 10), epsilon / 10)
+    targets[np.arange(6), labels] += 1 - epsilon
+    by_hand = -(targets * np.log(probabilities)).sum(axis=1)
+    loss = training.smoothed_crossentropy(epsilon)(labels[:, None], probabilities)
+    np.testing.assert_allclose(np.asarray(loss), by_hand, rtol=1e-5)
+    plain = -np.log(probabilities[np.arange(6), labels])
+    np.testing.assert_allclose(
+        np.asarray(training.smoothed_crossentropy(0.0)(labels, probabilities)), plain, rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("epsilon", [-0.1, 1.0, 1.5])
+def test_smoothed_crossentropy_rejects_a_share_outside_0_1(epsilon: float) -> None:
+    with pytest.raises(ValueError, match="label smoothing must be in"):
+        training.smoothed_crossentropy(epsilon)

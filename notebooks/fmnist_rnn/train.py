@@ -160,7 +160,9 @@ def train(
     steps = math.ceil(len(splits.y_train) / recipe.batch_size) * epochs
     trained.compile(
         optimizer=_optimizer(recipe, steps),
-        loss="sparse_categorical_crossentropy",
+        loss=training.smoothed_crossentropy(recipe.label_smoothing)
+        if recipe.label_smoothing
+        else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     best_path = run_dir / "best.weights.h5"
@@ -195,7 +197,7 @@ def train(
         "test_size": len(splits.y_test),
         "recipe": {
             k: getattr(recipe, k)
-            for k in (*recorded, "shift_pixels", "flip", "erase", "seed", "why")
+            for k in (*recorded, "shift_pixels", "flip", "erase", "label_smoothing", "seed", "why")
         },
     }
     if checkpoint_dir is None:

@@ -13,12 +13,29 @@ import numpy as np
 from .data import Splits
 from .sequences import as_image_tensor, scale
 
-__all__ = ["fit", "prepare"]
+__all__ = ["fit", "prepare", "smoothed_crossentropy"]
 
 
 def prepare(images: np.ndarray) -> np.ndarray:
     """uint8 images (N, 28, 28) -> the float32 (N, 28, 28, 1) tensor the models take."""
     return as_image_tensor(scale(images))
+
+
+def smoothed_crossentropy(epsilon: float, classes: int = 10):
+    """Cross-entropy of integer labels against smoothed targets: a Keras loss function.
+
+    The target of an image of class ``y`` is ``(1 - epsilon)`` on ``y`` plus ``epsilon /
+    classes`` on every class (label smoothing), through Keras's categorical cross-entropy.
+    """
+    if not 0.0 <= epsilon < 1.0:
+        raise ValueError(f"label smoothing must be in [0, 1), got {epsilon}")
+
+    def loss(y_true, y_pred):
+        labels = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
+        targets = keras.ops.one_hot(labels, classes)
+        return keras.losses.categorical_crossentropy(targets, y_pred, label_smoothing=epsilon)
+
+    return loss
 
 
 def fit(
