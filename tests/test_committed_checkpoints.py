@@ -94,3 +94,34 @@ def test_trials_table_matches_the_trial_records() -> None:
         assert float(train_accuracy) == round(history["accuracy"][-1], 4)
         assert float(test_accuracy) == record["test_accuracy"]
         assert record["provenance"]["git_dirty"] is False
+
+
+def test_seeds_table_matches_the_trial_records() -> None:
+    """Each recipe tried with several seeds: its row lists every seed's folder, and its
+    means are the means of the records' numbers."""
+    trials = CHECKPOINT_DIR / "trials"
+    rows = re.findall(
+        r"^\| `([\w]+)` \| ([\d, ]+) \| ([\d., ]+) \| ([\d.]+) \| ([\d., ]+) \| ([\d.]+) \|$",
+        (trials / "README.md").read_text(),
+        flags=re.M,
+    )
+    by_recipe: dict[str, list[int]] = {}
+    for path in trials.iterdir():
+        name, _, seed = path.name.rpartition("-seed")
+        if path.is_dir() and seed.isdigit():
+            by_recipe.setdefault(name, []).append(int(seed))
+    several = {name: sorted(seeds) for name, seeds in by_recipe.items() if len(seeds) > 1}
+    assert sorted(row[0] for row in rows) == sorted(several)
+    for name, seeds, vals, val_mean, tests, test_mean in rows:
+        listed = [int(s) for s in seeds.split(",")]
+        assert listed == several[name]
+        records = [
+            json.loads(next((trials / f"{name}-seed{s}").glob("*.json")).read_text())
+            for s in listed
+        ]
+        best = [max(r["history"]["val_accuracy"]) for r in records]
+        test = [r["test_accuracy"] for r in records]
+        assert [float(v) for v in vals.split(",")] == [round(v, 4) for v in best]
+        assert [float(v) for v in tests.split(",")] == [round(v, 4) for v in test]
+        assert float(val_mean) == round(sum(best) / len(best), 4)
+        assert float(test_mean) == round(sum(test) / len(test), 4)
