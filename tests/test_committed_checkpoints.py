@@ -119,6 +119,8 @@ def test_seeds_table_matches_the_trial_records() -> None:
             json.loads(next((trials / f"{name}-seed{s}").glob("*.json")).read_text())
             for s in listed
         ]
+        assert [r["recipe"]["seed"] for r in records] == listed
+        assert {r["name"] for r in records} == {name}
         best = [max(r["history"]["val_accuracy"]) for r in records]
         test = [r["test_accuracy"] for r in records]
         assert [float(v) for v in vals.split(",")] == [round(v, 4) for v in best]
