@@ -19,6 +19,7 @@ import pytest
 from fmnist_rnn.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint
 from fmnist_rnn.data import load_fashion_mnist
 from fmnist_rnn.evaluation import evaluate_accuracy
+from fmnist_rnn.seeds import TRIALS_DIR, seed_runs
 
 COMMITTED = sorted(p.stem for p in CHECKPOINT_DIR.glob("*.json")) if CHECKPOINT_DIR.is_dir() else []
 NONE_REASON = f"no checkpoint committed in {CHECKPOINT_DIR} yet (python -m fmnist_rnn.train NAME)"
@@ -99,30 +100,21 @@ def test_trials_table_matches_the_trial_records() -> None:
 def test_seeds_table_matches_the_trial_records() -> None:
     """Each recipe tried with several seeds: its row lists every seed's folder, and its
     means are the means of the records' numbers."""
-    trials = CHECKPOINT_DIR / "trials"
     rows = re.findall(
         r"^\| `([\w]+)` \| ([\d, ]+) \| ([\d., ]+) \| ([\d.]+) \| ([\d., ]+) \| ([\d.]+) \|$",
-        (trials / "README.md").read_text(),
+        (TRIALS_DIR / "README.md").read_text(),
         flags=re.M,
     )
-    by_recipe: dict[str, list[int]] = {}
-    for path in trials.iterdir():
-        name, _, seed = path.name.rpartition("-seed")
-        if path.is_dir() and seed.isdigit():
-            by_recipe.setdefault(name, []).append(int(seed))
-    several = {name: sorted(seeds) for name, seeds in by_recipe.items() if len(seeds) > 1}
+    recipes = {
+        match[1] for p in TRIALS_DIR.iterdir() if (match := re.fullmatch(r"(\w+)-seed\d+", p.name))
+    }
+    several = {name: runs for name in recipes if len(runs := seed_runs(name)) > 1}
     assert sorted(row[0] for row in rows) == sorted(several)
     for name, seeds, vals, val_mean, tests, test_mean in rows:
-        listed = [int(s) for s in seeds.split(",")]
-        assert listed == several[name]
-        records = [
-            json.loads(next((trials / f"{name}-seed{s}").glob("*.json")).read_text())
-            for s in listed
-        ]
-        assert [r["recipe"]["seed"] for r in records] == listed
-        assert {r["name"] for r in records} == {name}
-        best = [max(r["history"]["val_accuracy"]) for r in records]
-        test = [r["test_accuracy"] for r in records]
+        runs = several[name]  # seed_runs checks each record's name and seed against its folder
+        assert [int(s) for s in seeds.split(",")] == [r.seed for r in runs]
+        best = [r.best_val_accuracy for r in runs]
+        test = [r.test_accuracy for r in runs]
         assert [float(v) for v in vals.split(",")] == [round(v, 4) for v in best]
         assert [float(v) for v in tests.split(",")] == [round(v, 4) for v in test]
         assert float(val_mean) == round(sum(best) / len(best), 4)

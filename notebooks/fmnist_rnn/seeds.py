@@ -1,0 +1,131 @@
+"""Repeated runs: one recipe trained with several seeds, and comparisons across them.
+
+The recipe trials (``notebooks/checkpoints/trials/<recipe>-seed<k>/``) hold some recipes
+trained more than once, with different seeds::
+
+    runs = seeds.seed_runs("two_layer_lstm_erase_long")     # sorted by seed
+    [run.test_accuracy for run in runs]
+    seeds.across_seeds(columns_accuracies, rows_accuracies)  # Welch's t-test over seeds
+
+A single run says how one trained network does on the test images; only repeated runs
+say how much that number moves when the training is done again (chapter 5).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import ttest_ind
+
+from .checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint, load_record
+
+__all__ = ["TRIALS_DIR", "SeedRun", "across_seeds", "seed_runs"]
+
+TRIALS_DIR = CHECKPOINT_DIR / "trials"
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One finished run of ``recipe`` with ``seed``: its folder and its JSON record."""
+
+    recipe: str
+    seed: int
+    folder: Path
+    record: dict[str, Any]
+
+    @property
+    def best_val_accuracy(self) -> float:
+        """The best validation accuracy of the run (the epoch whose weights were kept)."""
+        return max(self.record["history"]["val_accuracy"])
+
+    @property
+    def test_accuracy(self) -> float:
+        """The test accuracy recorded when the run ended."""
+        return float(self.record["test_accuracy"])
+
+    def load(self):
+        """The trained model (plain Keras, the recorded builder) with the run's weights."""
+        model, _ = load_checkpoint(self.recipe, self.folder)
+        return model
+
+
+def seed_runs(
+    recipe: str, directory: Path | None = None, missing_ok: bool = False
+) -> list[SeedRun]:
+    """Every ``<recipe>-seed<k>`` folder under ``directory`` (default :data:`TRIALS_DIR`).
+
+    Returns the runs sorted by seed (none, if there are none and ``missing_ok``). Each
+    folder's record must name ``recipe`` and seed ``k``, so a folder renamed by hand
+    cannot pass for another run.
+
+    Raises:
+        CheckpointError: no such folder (unless ``missing_ok``), or a record that
+            contradicts its folder's name.
+    """
+    directory = Path(directory or TRIALS_DIR)
+    pattern = re.compile(rf"{re.escape(recipe)}-seed(\d+)")
+    found = sorted(
+        (int(match[1]), path)
+        for path in (directory.iterdir() if directory.is_dir() else [])
+        if path.is_dir() and (match := pattern.fullmatch(path.name))
+    )
+    if not found and not missing_ok:
+        raise CheckpointError(
+            f"no run of {recipe!r} in {directory} (folders named {recipe}-seed<k>); train one "
+            f"with `python -m fmnist_rnn.train {recipe} --seed K "
+            f"--checkpoint-dir {directory / recipe}-seedK`"
+        )
+    runs = []
+    for seed, folder in found:
+        record = load_record(recipe, folder)
+        recorded = (record.get("name"), record.get("recipe", {}).get("seed"))
+        if recorded != (recipe, seed):
+            raise CheckpointError(
+                f"{folder} holds the record of {recorded[0]!r} with seed {recorded[1]}, "
+                f"not of {recipe!r} with seed {seed}"
+            )
+        runs.append(SeedRun(recipe, seed, folder, record))
+    return runs
+
+
+def across_seeds(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
+    """Compare two recipes by one accuracy per seed each: Welch's t-test.
+
+    Each accuracy is one run's (all on the same test images); the runs of one recipe
+    differ only in their seed. The test asks whether the mean accuracies of the two
+    recipes differ by more than the spread between seeds explains; it does not assume
+    equal spreads. Returns the means, sample standard deviations (``ddof=1``), the
+    difference ``mean_a - mean_b``, Welch's ``t``, degrees of freedom ``df`` and the
+    two-sided ``p``.
+
+    Raises:
+        ValueError: fewer than two accuracies on either side, or no spread on either
+            side (every run scored the same): then there is nothing to compare with.
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.ndim != 1 or b.ndim != 1 or len(a) < 2 or len(b) < 2:
+        raise ValueError(
+            f"across_seeds needs at least two runs on each side to estimate the spread "
+            f"between seeds; got {a.size} and {b.size}"
+        )
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        raise ValueError(
+            "across_seeds: every run on both sides has the same accuracy, so there is no "
+            "spread between seeds and Welch's t is undefined"
+        )
+    result = ttest_ind(a, b, equal_var=False)
+    return {
+        "mean_a": float(a.mean()),
+        "mean_b": float(b.mean()),
+        "sd_a": float(a.std(ddof=1)),
+        "sd_b": float(b.std(ddof=1)),
+        "diff": float(a.mean() - b.mean()),
+        "t": float(result.statistic),
+        "df": float(result.df),
+        "p": float(result.pvalue),
+    }

@@ -1,0 +1,97 @@
+"""Repeated runs of a recipe: finding them, checking them against their records, and
+comparing two recipes over seeds (Welch's t-test, against the textbook formulas)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import t as student_t
+
+from fmnist_rnn.checkpoints import CheckpointError
+from fmnist_rnn.seeds import TRIALS_DIR, across_seeds, seed_runs
+
+
+def _write_run(trials: Path, folder: str, name: str, seed: int, test: float = 0.9) -> None:
+    path = trials / folder
+    path.mkdir(parents=True)
+    record = {
+        "name": name,
+        "builder": "two_layer_lstm",
+        "builder_kwargs": {},
+        "test_accuracy": test,
+        "history": {"val_accuracy": [0.5, test + 0.01, test]},
+        "recipe": {"seed": seed},
+    }
+    (path / f"{name}.json").write_text(json.dumps(record))
+
+
+def test_seed_runs_finds_one_recipe_sorted_by_seed(tmp_path: Path) -> None:
+    for seed in (10, 2, 0):
+        _write_run(tmp_path, f"erase-seed{seed}", "erase", seed, test=0.9 + seed / 1000)
+    _write_run(tmp_path, "erase_long-seed1", "erase_long", 1)  # a longer name, same prefix
+    (tmp_path / "erase-seedx").mkdir()  # not a seed
+    runs = seed_runs("erase", tmp_path)
+    assert [r.seed for r in runs] == [0, 2, 10]  # numeric order, not text order
+    assert [r.test_accuracy for r in runs] == [0.9, 0.902, 0.91]
+    assert runs[1].best_val_accuracy == pytest.approx(0.912)
+    assert [r.seed for r in seed_runs("erase_long", tmp_path)] == [1]
+
+
+def test_seed_runs_rejects_a_record_that_contradicts_its_folder(tmp_path: Path) -> None:
+    _write_run(tmp_path, "erase-seed3", "erase", 2)
+    with pytest.raises(CheckpointError, match="seed 2, not of 'erase' with seed 3"):
+        seed_runs("erase", tmp_path)
+
+
+def test_seed_runs_says_how_to_train_a_missing_recipe(tmp_path: Path) -> None:
+    command = (
+        f"python -m fmnist_rnn.train nothing --seed K --checkpoint-dir {tmp_path}/nothing-seedK"
+    )
+    with pytest.raises(CheckpointError, match=re.escape(command)):
+        seed_runs("nothing", tmp_path)
+    assert seed_runs("nothing", tmp_path, missing_ok=True) == []
+
+
+def test_across_seeds_is_welchs_test() -> None:
+    a, b = [0.9156, 0.9148, 0.9120], [0.9100, 0.9061]
+    got = across_seeds(a, b)
+    # Welch's statistic and Welch-Satterthwaite degrees of freedom, written out.
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    t = (np.mean(a) - np.mean(b)) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    assert got["diff"] == pytest.approx(np.mean(a) - np.mean(b))
+    assert got["t"] == pytest.approx(t)
+    assert got["df"] == pytest.approx(df)
+    assert got["p"] == pytest.approx(2 * student_t.sf(abs(t), df))
+    assert got["sd_b"] == pytest.approx(abs(b[0] - b[1]) / math.sqrt(2))
+    swapped = across_seeds(b, a)
+    assert swapped["t"] == pytest.approx(-got["t"]) and swapped["p"] == pytest.approx(got["p"])
+
+
+@pytest.mark.parametrize(
+    "a, b", [([0.91], [0.90, 0.91]), ([0.91, 0.92], []), ([[0.9, 0.9]], [1, 2])]
+)
+def test_across_seeds_needs_two_runs_a_side(a, b) -> None:
+    with pytest.raises(ValueError, match="at least two runs on each side"):
+        across_seeds(a, b)
+
+
+def test_across_seeds_refuses_runs_without_any_spread() -> None:
+    with pytest.raises(ValueError, match="no spread between seeds"):
+        across_seeds([0.91, 0.91], [0.90, 0.90, 0.90])
+
+
+def test_committed_trials_match_their_folders() -> None:
+    """Every committed trial folder is a run of the recipe and seed its name says."""
+    recipes = {
+        match[1] for p in TRIALS_DIR.iterdir() if (match := re.fullmatch(r"(\w+)-seed\d+", p.name))
+    }
+    assert recipes, f"no trial folders in {TRIALS_DIR}"
+    for recipe in recipes:
+        runs = seed_runs(recipe)  # raises on a mismatch
+        assert all(r.folder.name == f"{recipe}-seed{r.seed}" for r in runs)
