@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.stats import t as student_t
+from scipy.stats import ttest_ind
 
 from fmnist_rnn.checkpoints import CheckpointError
 from fmnist_rnn.seeds import TRIALS_DIR, across_seeds, seed_runs
@@ -84,6 +86,20 @@ def test_across_seeds_needs_two_runs_a_side(a, b) -> None:
 def test_across_seeds_refuses_runs_without_any_spread() -> None:
     with pytest.raises(ValueError, match="no spread between seeds"):
         across_seeds([0.91, 0.91], [0.90, 0.90, 0.90])
+
+
+def test_across_seeds_agrees_with_scipy_and_stays_quiet_with_one_tied_side() -> None:
+    a, b = [0.9156, 0.9148, 0.9120], [0.9100, 0.9061, 0.9090]
+    reference = ttest_ind(a, b, equal_var=False)
+    got = across_seeds(a, b)
+    assert (got["t"], got["df"], got["p"]) == pytest.approx(
+        (reference.statistic, reference.df, reference.pvalue)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no precision warning: one side has no spread
+        tied = across_seeds([0.912, 0.912], [0.9096, 0.9104])
+    assert tied["sd_a"] == 0 and tied["df"] == pytest.approx(1.0)
+    assert tied["t"] == pytest.approx((0.912 - 0.91) / (0.0008 / 2))
 
 
 def test_committed_trials_match_their_folders() -> None:

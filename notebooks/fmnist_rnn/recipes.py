@@ -26,7 +26,7 @@ class Recipe:
             (``RandomFlip("horizontal")``; garments are roughly symmetric).
         erase: in training only, the probability of replacing one random rectangle of
             each image (sides 14-57% of the image's, about 2-33% of its area) by noise
-            (``RandomErasing``, Zhong et al. 2017; 0: none).
+            (``RandomErasing``, Zhong et al. 2020; 0: none).
         label_smoothing: the share ``epsilon`` of each target spread evenly over the
             classes (Szegedy et al. 2016; 0: plain cross-entropy).
         seed: the random seed of the run.

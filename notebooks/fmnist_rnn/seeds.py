@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import ttest_ind
+from scipy.stats import ttest_ind_from_stats
 
 from .checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint, load_record
 
@@ -118,14 +118,18 @@ def across_seeds(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
             "across_seeds: every run on both sides has the same accuracy, so there is no "
             "spread between seeds and Welch's t is undefined"
         )
-    result = ttest_ind(a, b, equal_var=False)
+    sd_a, sd_b = float(a.std(ddof=1)), float(b.std(ddof=1))
+    # From the summary statistics: scipy's ttest_ind warns when one side has no spread.
+    result = ttest_ind_from_stats(a.mean(), sd_a, a.size, b.mean(), sd_b, b.size, equal_var=False)
+    va, vb = sd_a**2 / a.size, sd_b**2 / b.size  # Welch-Satterthwaite degrees of freedom
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     return {
         "mean_a": float(a.mean()),
         "mean_b": float(b.mean()),
-        "sd_a": float(a.std(ddof=1)),
-        "sd_b": float(b.std(ddof=1)),
+        "sd_a": sd_a,
+        "sd_b": sd_b,
         "diff": float(a.mean() - b.mean()),
         "t": float(result.statistic),
-        "df": float(result.df),
+        "df": float(df),
         "p": float(result.pvalue),
     }
