@@ -19,7 +19,7 @@ import pytest
 from fmnist_rnn.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint
 from fmnist_rnn.data import load_fashion_mnist
 from fmnist_rnn.evaluation import evaluate_accuracy
-from fmnist_rnn.seeds import TRIALS_DIR, seed_runs
+from fmnist_rnn.seeds import TRIALS_DIR, seed_runs, trial_recipes
 
 COMMITTED = sorted(p.stem for p in CHECKPOINT_DIR.glob("*.json")) if CHECKPOINT_DIR.is_dir() else []
 NONE_REASON = f"no checkpoint committed in {CHECKPOINT_DIR} yet (python -m fmnist_rnn.train NAME)"
@@ -105,9 +105,7 @@ def test_seeds_table_matches_the_trial_records() -> None:
         (TRIALS_DIR / "README.md").read_text(),
         flags=re.M,
     )
-    recipes = {
-        match[1] for p in TRIALS_DIR.iterdir() if (match := re.fullmatch(r"(\w+)-seed\d+", p.name))
-    }
+    recipes = trial_recipes()
     several = {name: runs for name in recipes if len(runs := seed_runs(name)) > 1}
     assert sorted(row[0] for row in rows) == sorted(several)
     for name, seeds, vals, val_mean, tests, test_mean in rows:

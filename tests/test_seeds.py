@@ -15,7 +15,7 @@ from scipy.stats import t as student_t
 from scipy.stats import ttest_ind
 
 from fmnist_rnn.checkpoints import CheckpointError
-from fmnist_rnn.seeds import TRIALS_DIR, across_seeds, seed_runs
+from fmnist_rnn.seeds import TRIALS_DIR, across_seeds, seed_runs, trial_recipes
 
 
 def _write_run(trials: Path, folder: str, name: str, seed: int, test: float = 0.9) -> None:
@@ -42,6 +42,8 @@ def test_seed_runs_finds_one_recipe_sorted_by_seed(tmp_path: Path) -> None:
     assert [r.test_accuracy for r in runs] == [0.9, 0.902, 0.91]
     assert runs[1].best_val_accuracy == pytest.approx(0.912)
     assert [r.seed for r in seed_runs("erase_long", tmp_path)] == [1]
+    assert trial_recipes(tmp_path) == ["erase", "erase_long"]  # each once, "erase-seedx" no seed
+    assert trial_recipes(tmp_path / "absent") == []
 
 
 def test_seed_runs_rejects_a_record_that_contradicts_its_folder(tmp_path: Path) -> None:
@@ -104,9 +106,7 @@ def test_across_seeds_agrees_with_scipy_and_stays_quiet_with_one_tied_side() -> 
 
 def test_committed_trials_match_their_folders() -> None:
     """Every committed trial folder is a run of the recipe and seed its name says."""
-    recipes = {
-        match[1] for p in TRIALS_DIR.iterdir() if (match := re.fullmatch(r"(\w+)-seed\d+", p.name))
-    }
+    recipes = trial_recipes()
     assert recipes, f"no trial folders in {TRIALS_DIR}"
     for recipe in recipes:
         runs = seed_runs(recipe)  # raises on a mismatch

@@ -24,7 +24,7 @@ from scipy.stats import ttest_ind_from_stats
 
 from .checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint, load_record
 
-__all__ = ["TRIALS_DIR", "SeedRun", "across_seeds", "seed_runs"]
+__all__ = ["TRIALS_DIR", "SeedRun", "across_seeds", "seed_runs", "trial_recipes"]
 
 TRIALS_DIR = CHECKPOINT_DIR / "trials"
 
@@ -52,6 +52,19 @@ class SeedRun:
         """The trained model (plain Keras, the recorded builder) with the run's weights."""
         model, _ = load_checkpoint(self.recipe, self.folder)
         return model
+
+
+def trial_recipes(directory: Path | None = None) -> list[str]:
+    """The recipes with at least one ``<recipe>-seed<k>`` folder under ``directory``
+    (default :data:`TRIALS_DIR`), sorted by name."""
+    directory = Path(directory or TRIALS_DIR)
+    return sorted(
+        {
+            match[1]
+            for path in (directory.iterdir() if directory.is_dir() else [])
+            if path.is_dir() and (match := re.fullmatch(r"(\w+)-seed\d+", path.name))
+        }
+    )
 
 
 def seed_runs(
