@@ -37,12 +37,13 @@ def test_seed_runs_finds_one_recipe_sorted_by_seed(tmp_path: Path) -> None:
         _write_run(tmp_path, f"erase-seed{seed}", "erase", seed, test=0.9 + seed / 1000)
     _write_run(tmp_path, "erase_long-seed1", "erase_long", 1)  # a longer name, same prefix
     (tmp_path / "erase-seedx").mkdir()  # not a seed
+    (tmp_path / "erase-seed5").write_text("")  # a file, not a run folder
     runs = seed_runs("erase", tmp_path)
     assert [r.seed for r in runs] == [0, 2, 10]  # numeric order, not text order
     assert [r.test_accuracy for r in runs] == [0.9, 0.902, 0.91]
     assert runs[1].best_val_accuracy == pytest.approx(0.912)
     assert [r.seed for r in seed_runs("erase_long", tmp_path)] == [1]
-    assert trial_recipes(tmp_path) == ["erase", "erase_long"]  # each once, "erase-seedx" no seed
+    assert trial_recipes(tmp_path) == ["erase", "erase_long"]  # each once
     assert trial_recipes(tmp_path / "absent") == []
 
 
