@@ -15,7 +15,7 @@ from scipy.stats import t as student_t
 from scipy.stats import ttest_ind
 
 from fmnist_rnn.checkpoints import CheckpointError
-from fmnist_rnn.seeds import TRIALS_DIR, across_seeds, seed_runs, trial_recipes
+from fmnist_rnn.seeds import TRIALS_DIR, across_seeds, new_run_interval, seed_runs, trial_recipes
 
 
 def _write_run(trials: Path, folder: str, name: str, seed: int, test: float = 0.9) -> None:
@@ -38,6 +38,7 @@ def test_seed_runs_finds_one_recipe_sorted_by_seed(tmp_path: Path) -> None:
     _write_run(tmp_path, "erase_long-seed1", "erase_long", 1)  # a longer name, same prefix
     (tmp_path / "erase-seedx").mkdir()  # not a seed
     (tmp_path / "erase-seed5").write_text("")  # a file, not a run folder
+    (tmp_path / "other-seed0").write_text("")  # a file: no recipe "other"
     runs = seed_runs("erase", tmp_path)
     assert [r.seed for r in runs] == [0, 2, 10]  # numeric order, not text order
     assert [r.test_accuracy for r in runs] == [0.9, 0.902, 0.91]
@@ -112,3 +113,38 @@ def test_committed_trials_match_their_folders() -> None:
     for recipe in recipes:
         runs = seed_runs(recipe)  # raises on a mismatch
         assert all(r.folder.name == f"{recipe}-seed{r.seed}" for r in runs)
+
+
+def test_new_run_interval_against_the_cauchy_case() -> None:
+    """With two runs, Student's t has one degree of freedom: the Cauchy distribution,
+    whose quantiles and tails have closed forms."""
+    a, new = [0.9096, 0.9104], 0.9176
+    mean, s = 0.91, 0.0008 / math.sqrt(2)
+    scale = s * math.sqrt(1 + 1 / 2)
+    half = math.tan(math.pi * (0.975 - 0.5)) * scale  # Cauchy quantile
+    got = new_run_interval(a, new)
+    assert (got["low"], got["high"]) == pytest.approx((mean - half, mean + half))
+    statistic = (new - mean) / scale
+    assert got["p"] == pytest.approx(1 - 2 * math.atan(statistic) / math.pi)
+    assert got["inside"] and got["spreads"] == pytest.approx((new - mean) / s)
+    assert not new_run_interval(a, 0.93)["inside"]
+
+
+def test_new_run_interval_covers_new_runs_and_matches_its_test() -> None:
+    """Simulated normal runs: a new run lands inside about 95% of the time, and p < 0.05
+    exactly when it lands outside."""
+    rng = np.random.default_rng(0)
+    inside = []
+    for _ in range(4000):
+        runs, new = rng.normal(0.91, 0.003, 3), rng.normal(0.91, 0.003)
+        got = new_run_interval(runs, new)
+        assert got["inside"] == (got["p"] >= 0.05)
+        inside.append(got["inside"])
+    assert np.mean(inside) == pytest.approx(0.95, abs=0.012)
+
+
+def test_new_run_interval_refuses_what_it_cannot_scale() -> None:
+    with pytest.raises(ValueError, match="at least two runs"):
+        new_run_interval([0.91], 0.92)
+    with pytest.raises(ValueError, match="tie"):
+        new_run_interval([0.91, 0.91], 0.92)

@@ -20,11 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import t as student_t
 from scipy.stats import ttest_ind_from_stats
 
 from .checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint, load_record
 
-__all__ = ["TRIALS_DIR", "SeedRun", "across_seeds", "seed_runs", "trial_recipes"]
+__all__ = [
+    "TRIALS_DIR",
+    "SeedRun",
+    "across_seeds",
+    "new_run_interval",
+    "seed_runs",
+    "trial_recipes",
+]
 
 TRIALS_DIR = CHECKPOINT_DIR / "trials"
 
@@ -145,4 +153,36 @@ def across_seeds(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
         "t": float(result.statistic),
         "df": float(df),
         "p": float(result.pvalue),
+    }
+
+
+def new_run_interval(accuracies: Sequence[float], new: float, level: float = 0.95) -> dict:
+    """Where one more run of the recipe behind ``accuracies`` would fall, and ``new`` against it.
+
+    If the runs' accuracies are roughly normal, ``mean ± t * s * sqrt(1 + 1/k)`` (``t`` the
+    Student quantile on ``k - 1`` degrees of freedom) is a ``level`` prediction interval for
+    a new run: intervals built this way contain a new run with probability ``level``. The
+    two-sided ``p`` of ``new`` is the matching test (``p < 1 - level`` exactly when ``new``
+    lies outside). Returns ``low``, ``high`` (clipped to [0, 1]), ``p``, ``inside`` and
+    ``spreads``, the distance of ``new`` from the mean in sample standard deviations.
+
+    Raises:
+        ValueError: fewer than two accuracies, or no spread among them.
+    """
+    a = np.asarray(accuracies, float)
+    if a.ndim != 1 or len(a) < 2:
+        raise ValueError(f"new_run_interval needs at least two runs, got {a.size}")
+    s = float(a.std(ddof=1))
+    if s == 0:
+        raise ValueError("new_run_interval: the runs tie, so there is no spread to scale by")
+    k, mean = len(a), float(a.mean())
+    scale = s * np.sqrt(1 + 1 / k)
+    half = float(student_t.ppf(0.5 + level / 2, k - 1) * scale)
+    statistic = abs(new - mean) / scale
+    return {
+        "low": max(0.0, mean - half),
+        "high": min(1.0, mean + half),
+        "p": float(2 * student_t.sf(statistic, k - 1)),
+        "inside": bool(abs(new - mean) <= half),
+        "spreads": abs(new - mean) / s,
     }
