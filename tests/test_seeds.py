@@ -128,6 +128,10 @@ def test_new_run_interval_against_the_cauchy_case() -> None:
     assert got["p"] == pytest.approx(1 - 2 * math.atan(statistic) / math.pi)
     assert got["inside"] and got["spreads"] == pytest.approx((new - mean) / s)
     assert not new_run_interval(a, 0.93)["inside"]
+    half_50 = math.tan(math.pi * (0.75 - 0.5)) * scale  # a 50% interval: the quartiles
+    got_50 = new_run_interval(a, new, level=0.5)
+    assert (got_50["low"], got_50["high"]) == pytest.approx((mean - half_50, mean + half_50))
+    assert new_run_interval([0.95, 0.999], 0.99)["high"] == 1.0  # clipped to an accuracy
 
 
 def test_new_run_interval_covers_new_runs_and_matches_its_test() -> None:
@@ -146,5 +150,7 @@ def test_new_run_interval_covers_new_runs_and_matches_its_test() -> None:
 def test_new_run_interval_refuses_what_it_cannot_scale() -> None:
     with pytest.raises(ValueError, match="at least two runs"):
         new_run_interval([0.91], 0.92)
+    with pytest.raises(ValueError, match="one accuracy per run"):
+        new_run_interval([[0.91, 0.92], [0.90, 0.93]], 0.92)
     with pytest.raises(ValueError, match="tie"):
         new_run_interval([0.91, 0.91], 0.92)

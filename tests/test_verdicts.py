@@ -56,8 +56,8 @@ DIRECTIONS = [  # (differences, row runs, column runs, the words)
     ([0.0, 0.0], 1, 2, "the row run is level with both column runs (+0.0000)"),
     ([0.002, 0.0], 1, 2, "the row run is ahead in one and level in one of the two pairs "
      "(+0.0000 to +0.0020)"),
-    ([0.002, -0.012, -0.001, 0.0], 2, 2, "a row run is ahead in one, behind in two and level in "
-     "one of the four pairs (-0.0120 to +0.0020)"),
+    ([0.002, -0.012, -0.001, 0.0], 2, 2, "the row runs are ahead in one, behind in two and "
+     "level in one of the four pairs (-0.0120 to +0.0020)"),
     ([0.004], 1, 1, "the row run is ahead of the column run (+0.0040)"),
 ]  # fmt: skip
 
@@ -106,5 +106,6 @@ def test_significant_directions() -> None:
         "; one with a row run ahead, one behind"
     )
     assert significant_directions(mixed, [0.6, 0.2, 1.0, 0.5]) == ""  # nothing significant
+    assert significant_directions([0.01, 0.0, 0.02], [0.001, 1.0, 0.01]) == ""  # none behind
     with pytest.raises(ValueError, match="2 differences but 1 p-values"):
         significant_directions([0.01, -0.01], [0.5])

@@ -170,7 +170,9 @@ def new_run_interval(accuracies: Sequence[float], new: float, level: float = 0.9
         ValueError: fewer than two accuracies, or no spread among them.
     """
     a = np.asarray(accuracies, float)
-    if a.ndim != 1 or len(a) < 2:
+    if a.ndim != 1:
+        raise ValueError(f"new_run_interval needs one accuracy per run, got shape {a.shape}")
+    if len(a) < 2:
         raise ValueError(f"new_run_interval needs at least two runs, got {a.size}")
     s = float(a.std(ddof=1))
     if s == 0:
@@ -183,6 +185,6 @@ def new_run_interval(accuracies: Sequence[float], new: float, level: float = 0.9
         "low": max(0.0, mean - half),
         "high": min(1.0, mean + half),
         "p": float(2 * student_t.sf(statistic, k - 1)),
-        "inside": bool(abs(new - mean) <= half),
-        "spreads": abs(new - mean) / s,
+        "inside": bool(abs(new - mean) <= half),  # the same as p >= 1 - level
+        "spreads": float(abs(new - mean) / s),
     }

@@ -80,8 +80,8 @@ def pair_direction(diffs: Sequence[float], row_runs: int, column_runs: int) -> s
             return f"{rows} {phrase} {columns} ({values})"
     ways = [f"{way} in {number_word(k)}" for way, k in counts.items() if k]
     ways_text = ", ".join(ways[:-1]) + " and " + ways[-1]
-    a_row = "the row run" if row_runs == 1 else "a row run"
-    return f"{a_row} is {ways_text} of the {number_word(n)} pairs ({values})"
+    rows = "the row run is" if row_runs == 1 else "the row runs are"
+    return f"{rows} {ways_text} of the {number_word(n)} pairs ({values})"
 
 
 def significance_count(p_adjusted: Sequence[float], level: float = 0.05) -> str:
@@ -105,12 +105,12 @@ def significance_count(p_adjusted: Sequence[float], level: float = 0.05) -> str:
 def significant_directions(
     diffs: Sequence[float], p_adjusted: Sequence[float], level: float = 0.05
 ) -> str:
-    """Which way the significant pairs point, when the pairs do not all point one way:
+    """Which way the significant pairs point, when some pairs point each way:
     '; one with a row run ahead, none behind' (else '')."""
     if len(diffs) != len(p_adjusted):
         raise ValueError(f"{len(diffs)} differences but {len(p_adjusted)} p-values")
-    if all(d > 0 for d in diffs) or all(d < 0 for d in diffs):
-        return ""
+    if not (any(d > 0 for d in diffs) and any(d < 0 for d in diffs)):
+        return ""  # one way (or level): the direction says it already
     significant = [d for d, p in zip(diffs, p_adjusted, strict=True) if p < level]
     if not significant:
         return ""
