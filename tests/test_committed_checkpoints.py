@@ -105,8 +105,7 @@ def test_seeds_table_matches_the_trial_records() -> None:
         (TRIALS_DIR / "README.md").read_text(),
         flags=re.M,
     )
-    recipes = trial_recipes()
-    several = {name: runs for name in recipes if len(runs := seed_runs(name)) > 1}
+    several = {name: runs for name in trial_recipes() if len(runs := seed_runs(name)) > 1}
     assert sorted(row[0] for row in rows) == sorted(several)
     for name, seeds, vals, val_mean, tests, test_mean in rows:
         runs = several[name]  # seed_runs checks each record's name and seed against its folder

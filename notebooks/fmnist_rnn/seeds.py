@@ -62,17 +62,19 @@ class SeedRun:
         return model
 
 
+def _seed_folders(directory: Path) -> list[tuple[str, int, Path]]:
+    """(recipe, seed, folder) for every ``<recipe>-seed<k>`` folder under ``directory``."""
+    return [
+        (match[1], int(match[2]), path)
+        for path in (directory.iterdir() if directory.is_dir() else [])
+        if path.is_dir() and (match := re.fullmatch(r"(\w+)-seed(\d+)", path.name))
+    ]
+
+
 def trial_recipes(directory: Path | None = None) -> list[str]:
     """The recipes with at least one ``<recipe>-seed<k>`` folder under ``directory``
     (default :data:`TRIALS_DIR`), sorted by name."""
-    directory = Path(directory or TRIALS_DIR)
-    return sorted(
-        {
-            match[1]
-            for path in (directory.iterdir() if directory.is_dir() else [])
-            if path.is_dir() and (match := re.fullmatch(r"(\w+)-seed\d+", path.name))
-        }
-    )
+    return sorted({recipe for recipe, _, _ in _seed_folders(Path(directory or TRIALS_DIR))})
 
 
 def seed_runs(
@@ -89,12 +91,7 @@ def seed_runs(
             contradicts its folder's name.
     """
     directory = Path(directory or TRIALS_DIR)
-    pattern = re.compile(rf"{re.escape(recipe)}-seed(\d+)")
-    found = sorted(
-        (int(match[1]), path)
-        for path in (directory.iterdir() if directory.is_dir() else [])
-        if path.is_dir() and (match := pattern.fullmatch(path.name))
-    )
+    found = sorted((seed, path) for name, seed, path in _seed_folders(directory) if name == recipe)
     if not found and not missing_ok:
         raise CheckpointError(
             f"no run of {recipe!r} in {directory} (folders named {recipe}-seed<k>); train one "
