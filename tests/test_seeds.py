@@ -154,3 +154,24 @@ def test_new_run_interval_refuses_what_it_cannot_scale() -> None:
         new_run_interval([[0.91, 0.92], [0.90, 0.93]], 0.92)
     with pytest.raises(ValueError, match="tie"):
         new_run_interval([0.91, 0.91], 0.92)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_one_seed_starts_both_readers_from_the_same_weights(seed: int) -> None:
+    """Chapter 5 treats a row run and a column run with the same seed as paired: built as
+    the training command builds them (plain model first, then the fast path), the two
+    readers start from identical weights, and another seed starts elsewhere."""
+    from fmnist_rnn import models
+    from fmnist_rnn.performance import fast_lstm
+    from fmnist_rnn.seeding import set_seed
+
+    def initial_weights(read: str, seed: int) -> list[np.ndarray]:
+        set_seed(seed)
+        models.get_builder("two_layer_lstm")(read=read)
+        return fast_lstm.fast_two_layer_lstm(read=read, skip_blank=True, chains=2).get_weights()
+
+    columns, rows = initial_weights("columns", seed), initial_weights("rows", seed)
+    assert len(columns) == len(rows) > 0
+    assert all(np.array_equal(c, r) for c, r in zip(columns, rows, strict=True))
+    other = initial_weights("rows", seed + 7)
+    assert not np.array_equal(other[0], rows[0])

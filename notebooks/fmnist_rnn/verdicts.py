@@ -11,20 +11,25 @@ behind that the numbers contradict::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+from scipy.stats import t as student_t
 
 __all__ = [
     "count_runs",
     "number_word",
+    "p_text",
     "pair_direction",
     "significance_count",
     "significant_directions",
     "two_digits",
     "value_span",
+    "welch_summary",
+    "welch_verdict",
 ]
 
+_FEW_RUNS = 5  # up to this many runs a side, a spread between seeds is poorly determined
 _WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
@@ -48,11 +53,13 @@ def two_digits(x: float) -> str:
     return f"{x:.{max(0, 1 - int(np.floor(np.log10(abs(x)))))}f}"
 
 
-def value_span(values: Sequence[float], spec: str) -> str:
-    """'low to high' of ``values`` formatted by ``spec``; one value if both print the same."""
+def value_span(values: Sequence[float], spec: str | Callable[[float], str]) -> str:
+    """'low to high' of ``values`` formatted by ``spec`` (a format spec such as ``".2g"``, or a
+    function such as ``p_text``); one value if both print the same."""
     if not len(values):
         raise ValueError("value_span needs at least one value")
-    low, high = format(min(values), spec), format(max(values), spec)
+    show = spec if callable(spec) else (lambda x: format(x, spec))
+    low, high = show(min(values)), show(max(values))
     return low if low == high else f"{low} to {high}"
 
 
@@ -117,3 +124,124 @@ def significant_directions(
     up, down = (sum(d > 0 for d in significant), sum(d < 0 for d in significant))
     up_text, down_text = (number_word(k) if k else "none" for k in (up, down))
     return f"; {up_text} with a row run ahead, {down_text} behind"
+
+
+def p_text(p: float, level: float = 0.05) -> str:
+    """``p`` to two significant digits without an exponent, or more digits when two would
+    print it on or across ``level`` (0.0496 prints as 0.0496, not as 0.05 beside
+    'significant'; 0.000031, not 3.1e-05)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"p must be a probability, got {p}")
+    for digits in range(2, 7):
+        shown = float(f"{p:.{digits}g}")
+        if (shown < level) == (p < level) and (shown != level or p == level):
+            return np.format_float_positional(shown, trim="-")
+    return np.format_float_positional(p, trim="-")
+
+
+def _percent(level: float) -> str:
+    return f"{level * 100:g}%"
+
+
+def _critical_t(level: float, df: float) -> str:
+    """Two-sided critical |t|, rounded *up* to two decimals: a |t| printed to two decimals
+    below it is below it."""
+    return f"{np.ceil(student_t.ppf(1 - level / 2, df) * 100) / 100:.2f}"
+
+
+def welch_verdict(
+    welch: Mapping[str, float],
+    runs: tuple[int, int],
+    names: tuple[str, str],
+    level: float = 0.05,
+    mcnemar_any: bool | None = None,
+) -> str:
+    """What Welch's test across seeds says, as Markdown sentences that start lower case.
+
+    ``welch`` is what ``seeds.across_seeds(a, b)`` returns (``diff``, ``p``, ``df``,
+    ``sd_a``, ``sd_b``) for ``runs`` = (runs of recipe a, runs of recipe b), named
+    ``names`` (``("row", "column")``). ``mcnemar_any``: whether any paired McNemar test
+    between the two recipes' runs was significant; when it disagrees with Welch, a
+    sentence says why the two can. Example::
+
+        welch_verdict(result, (2, 2), ("row", "column"))
+        # 'significant at the 5% level: evidence, on these test images, that the row recipe
+        #  scores higher on average over seeds (not only over these runs) than ...'
+    """
+    if min(runs) < 2:
+        raise ValueError(f"Welch's test needs two runs a side, got {runs[0]} and {runs[1]}")
+    if not 0 <= welch["p"] <= 1:
+        raise ValueError(f"p must be a probability, got {welch['p']}")
+    percent, significant = _percent(level), welch["p"] < level
+    counts = " and ".join(
+        f"{number_word(k)} {name} runs" for k, name in zip(runs, names, strict=True)
+    )
+    if significant:
+        ahead, behind = names if welch["diff"] > 0 else names[::-1]
+        text = (
+            f"significant at the {percent} level: evidence, on these test images, that the "
+            f"{ahead} recipe scores higher on average over seeds (not only over these runs) "
+            f"than the {behind} recipe. "
+        )
+        few = [name for k, name in zip(runs, names, strict=True) if k <= _FEW_RUNS]
+        if few:
+            whose = "each spread rests" if len(few) == 2 else f"the {few[0]} recipe's spread rests"
+            text += (
+                f"With {counts}, {whose} on very few accuracies: the Welch-Satterthwaite "
+                "degrees of freedom allow for that only approximately, and the test assumes "
+                "that a recipe's accuracies over seeds are roughly normal, which so few runs "
+                "cannot check"
+            )
+        else:
+            text += (
+                f"With {counts}, the test assumes that a recipe's accuracies over seeds are "
+                "roughly normal"
+            )
+    else:
+        text = (
+            f"not significant at the {percent} level: a difference between the recipes is not "
+            f"shown, which is not the same as their being equal. With {counts}, $|t|$ would "
+            f"have to exceed {_critical_t(level, welch['df'])} (at {welch['df']:.2f} degrees "
+            f"of freedom) for $p$ below {level:g}"
+        )
+    text += "".join(
+        f". The {name} runs {'both' if k == 2 else 'all'} score the same, so their estimated "
+        "spread is 0, which the test takes at face value; a true spread of 0 is implausible, "
+        "so this $p$ is probably too small"
+        for name, k, sd in zip(names, runs, (welch["sd_a"], welch["sd_b"]), strict=True)
+        if sd == 0
+    )
+    if mcnemar_any is not None and mcnemar_any != significant:
+        text += (
+            ". McNemar's test, pair by pair, counts the test images' sampling error and "
+            "holds the networks fixed; Welch's test holds the test images fixed and counts "
+            "the spread between seeds, so the two can disagree"
+        )
+    return text
+
+
+def welch_summary(
+    welch: Mapping[str, float], runs: tuple[int, int], names: tuple[str, str], level: float = 0.05
+) -> str:
+    """Welch's result in one clause for a summary (plain text): 't = 12.73 on 2.00 degrees
+    of freedom, p = 0.0061: evidence, on these test images, that the row recipe scores higher
+    on average over seeds than the column recipe (significant at the 5% level, by a test
+    that is approximate with so few runs).'"""
+    p, percent = welch["p"], _percent(level)
+    stated = f"t = {welch['t']:.2f} on {welch['df']:.2f} degrees of freedom, p = {p_text(p, level)}"
+    if p >= level:
+        return (
+            f"{stated}, not significant at the {percent} level (a difference not shown, which "
+            "is not the same as no difference)."
+        )
+    ahead, behind = names if welch["diff"] > 0 else names[::-1]
+    few, tie = min(runs) <= _FEW_RUNS, welch["sd_a"] == 0 or welch["sd_b"] == 0
+    caveat = ", by a test that is approximate with so few runs" if few else ""
+    if tie:
+        caveat += (", and" if few else ", though") + " one recipe's runs tie, so this p is "
+        caveat += "probably too small"
+    return (
+        f"{stated}: evidence, on these test images, that the {ahead} recipe scores higher on "
+        f"average over seeds than the {behind} recipe (significant at the {percent} "
+        f"level{caveat})."
+    )
