@@ -116,3 +116,16 @@ def test_seeds_table_matches_the_trial_records() -> None:
         assert [float(v) for v in tests.split(",")] == [round(v, 4) for v in test]
         assert float(val_mean) == round(sum(best) / len(best), 4)
         assert float(test_mean) == round(sum(test) / len(test), 4)
+
+
+def test_readme_gives_the_measured_training_time() -> None:
+    """The README's training time of ``two_layer_lstm`` is the recorded wall time of
+    the rerun in ``trials/two_layer_lstm-seed0`` (what chapter 4 also shows)."""
+    readme = (CHECKPOINT_DIR.parents[1] / "README.md").read_text()
+    stated = re.search(r"idle 2-core Intel Xeon,\s+`two_layer_lstm` took (\d+) minutes", readme)
+    assert stated, "README.md no longer states the training time of two_layer_lstm"
+    (rerun,) = seed_runs("two_layer_lstm")
+    provenance = rerun.record["provenance"]
+    assert int(stated.group(1)) == round(provenance["wall_time_s"] / 60)
+    assert "--threads" not in provenance["command"] and provenance["cpu_count"] == 2
+    assert provenance["cpu"].startswith("Intel(R) Xeon")
