@@ -46,6 +46,32 @@ def test_fit_compiles_trains_and_validates_on_the_validation_split(splits) -> No
     assert history.history["val_accuracy"][-1] == pytest.approx(accuracy, abs=1e-6)
 
 
+def test_batches_visit_every_image_once_per_epoch_in_a_new_order() -> None:
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (50, 28, 28), dtype=np.uint8)
+    images[:, 0, 0] = np.arange(50)  # pixel (0, 0) names the image
+    labels = (np.arange(50) % 10).astype(np.uint8)
+    keras.utils.set_random_seed(0)
+    data = training.batches(images, labels, batch_size=16, shuffle=True)
+    assert data.options().autotune.enabled is False
+    orders = []
+    for _ in range(2):  # two epochs
+        seen = [(x.numpy(), y.numpy()) for x, y in data]
+        assert [len(y) for _, y in seen] == [16, 16, 16, 2]
+        x = np.concatenate([x for x, _ in seen])
+        y = np.concatenate([y for _, y in seen])
+        order = np.rint(x[:, 0, 0, 0] * 255).astype(int)
+        assert sorted(order) == list(range(50))  # each image once
+        np.testing.assert_array_equal(x, training.prepare(images[order]))  # unchanged
+        np.testing.assert_array_equal(y, labels[order])  # with its own label
+        orders.append(order)
+    assert list(orders[0]) != list(orders[1]) != list(range(50))  # reshuffled every epoch
+    in_order = np.concatenate([y.numpy() for _, y in training.batches(images, labels, 16)])
+    np.testing.assert_array_equal(in_order, labels)
+    with pytest.raises(ValueError, match="50 images but 49 labels"):
+        training.batches(images, labels[:49], 16)
+
+
 def test_fit_keeps_a_model_compiled_by_the_caller(splits) -> None:
     model = two_layer_lstm(units=4)
     model.compile(optimizer=keras.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")

@@ -9,16 +9,38 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from .data import Splits
 from .sequences import as_image_tensor, scale
 
-__all__ = ["fit", "prepare", "smoothed_crossentropy"]
+__all__ = ["batches", "fit", "prepare", "smoothed_crossentropy"]
 
 
 def prepare(images: np.ndarray) -> np.ndarray:
     """uint8 images (N, 28, 28) -> the float32 (N, 28, 28, 1) tensor the models take."""
     return as_image_tensor(scale(images))
+
+
+def batches(
+    images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool = False
+) -> tf.data.Dataset:
+    """``(prepare(images), labels)`` in batches, as the ``tf.data.Dataset`` ``fit`` reads.
+
+    With ``shuffle``, every pass (epoch) visits the images in a new random order, drawn
+    from TensorFlow's global seed (``set_seed``). tf.data's autotuning is turned off:
+    this pipeline only slices arrays held in memory, and the autotuning thread made
+    every new epoch wait, while the previous epoch's iterator was deleted, for up to a
+    minute (the trials README of ``notebooks/checkpoints`` measures it).
+    """
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    data = tf.data.Dataset.from_tensor_slices((prepare(images), labels))
+    if shuffle:
+        data = data.shuffle(len(labels), reshuffle_each_iteration=True)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return data.batch(batch_size).prefetch(1).with_options(options)
 
 
 def smoothed_crossentropy(epsilon: float, classes: int = 10):
@@ -47,7 +69,8 @@ def fit(
     verbose: str | int = "auto",
     learning_rate: float = 1e-3,
 ) -> keras.callbacks.History:
-    """Train ``model`` on ``splits`` (uint8, scaled here), validating after each epoch.
+    """Train ``model`` on ``splits`` (uint8, scaled here; :func:`batches`, the training
+    split reshuffled every epoch), validating after each epoch.
 
     A model not compiled yet is compiled with the Keras example's setup:
     ``RMSprop(learning_rate)``, sparse categorical cross-entropy. Returns Keras's ``History``.
@@ -59,12 +82,10 @@ def fit(
             metrics=["accuracy"],
         )
     return model.fit(
-        prepare(splits.x_train),
-        splits.y_train,
-        batch_size=batch_size,
+        batches(splits.x_train, splits.y_train, batch_size, shuffle=True),
         epochs=epochs,
-        validation_data=(prepare(splits.x_val), splits.y_val),
-        shuffle=True,
+        validation_data=batches(splits.x_val, splits.y_val, batch_size),
+        shuffle=False,  # the batches are reshuffled by tf.data, not by Keras
         callbacks=list(callbacks),
         verbose=verbose,
     )
