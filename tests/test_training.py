@@ -65,11 +65,13 @@ def test_batches_visit_every_image_once_per_epoch_in_a_new_order() -> None:
         np.testing.assert_array_equal(x, training.prepare(images[order]))  # unchanged
         np.testing.assert_array_equal(y, labels[order])  # with its own label
         orders.append(order)
-    assert list(orders[0]) != list(orders[1]) != list(range(50))  # reshuffled every epoch
+    assert list(orders[0]) != list(range(50)) and list(orders[1]) != list(orders[0])  # reshuffled
     in_order = np.concatenate([y.numpy() for _, y in training.batches(images, labels, 16)])
     np.testing.assert_array_equal(in_order, labels)
     with pytest.raises(ValueError, match="50 images but 49 labels"):
         training.batches(images, labels[:49], 16)
+    with pytest.raises(ValueError, match="no images"):
+        training.batches(images[:0], labels[:0], 16)
 
 
 def test_fit_keeps_a_model_compiled_by_the_caller(splits) -> None:

@@ -28,13 +28,19 @@ def batches(
     """``(prepare(images), labels)`` in batches, as the ``tf.data.Dataset`` ``fit`` reads.
 
     With ``shuffle``, every pass (epoch) visits the images in a new random order, drawn
-    from TensorFlow's global seed (``set_seed``). tf.data's autotuning is turned off:
-    this pipeline only slices arrays held in memory, and the autotuning thread made
-    every new epoch wait, while the previous epoch's iterator was deleted, for up to a
-    minute (the trials README of ``notebooks/checkpoints`` measures it).
+    from TensorFlow's global seed (:func:`fmnist_rnn.seeding.set_seed`). Each new
+    dataset (or process) starts that sequence of orders again: a run resumed from a
+    backup sees, after the restart, the orders of its first epochs again, so it is not
+    the uninterrupted run. (Keras's own shuffle of NumPy arrays, used before, gave the
+    same order in every epoch once a seed was set.) tf.data's autotuning is turned off:
+    this pipeline only slices arrays held in memory, and the autotuning thread made new
+    epochs wait about 40 s while the previous epoch's iterator was deleted (the run in
+    the trials README of ``notebooks/checkpoints``).
     """
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    if len(labels) == 0:
+        raise ValueError("no images to batch")
     data = tf.data.Dataset.from_tensor_slices((prepare(images), labels))
     if shuffle:
         data = data.shuffle(len(labels), reshuffle_each_iteration=True)
