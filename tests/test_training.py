@@ -46,32 +46,88 @@ def test_fit_compiles_trains_and_validates_on_the_validation_split(splits) -> No
     assert history.history["val_accuracy"][-1] == pytest.approx(accuracy, abs=1e-6)
 
 
-def test_batches_visit_every_image_once_per_epoch_in_a_new_order() -> None:
-    rng = np.random.default_rng(1)
-    images = rng.integers(0, 256, (50, 28, 28), dtype=np.uint8)
-    images[:, 0, 0] = np.arange(50)  # pixel (0, 0) names the image
-    labels = (np.arange(50) % 10).astype(np.uint8)
-    keras.utils.set_random_seed(0)
-    data = training.batches(images, labels, batch_size=16, shuffle=True)
-    assert data.options().autotune.enabled is False
-    orders = []
-    for _ in range(2):  # two epochs
-        seen = [(x.numpy(), y.numpy()) for x, y in data]
-        assert [len(y) for _, y in seen] == [16, 16, 16, 2]
-        x = np.concatenate([x for x, _ in seen])
-        y = np.concatenate([y for _, y in seen])
-        order = np.rint(x[:, 0, 0, 0] * 255).astype(int)
-        assert sorted(order) == list(range(50))  # each image once
-        np.testing.assert_array_equal(x, training.prepare(images[order]))  # unchanged
-        np.testing.assert_array_equal(y, labels[order])  # with its own label
-        orders.append(order)
-    assert list(orders[0]) != list(range(50)) and list(orders[1]) != list(orders[0])  # reshuffled
+def named_images(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random images whose pixel (0, 0) is their index, and labels index % 10."""
+    images = np.random.default_rng(1).integers(0, 256, (count, 28, 28), dtype=np.uint8)
+    images[:, 0, 0] = np.arange(count)
+    return images, (np.arange(count) % 10).astype(np.uint8)
+
+
+def visit(shuffle: training.EpochShuffle, epoch: int, images, labels) -> list[int]:
+    """The order in which ``shuffle.dataset`` visits the images in epoch ``epoch``."""
+    shuffle.on_epoch_begin(epoch)
+    seen = [(x.numpy(), y.numpy()) for x, y in shuffle.dataset]
+    assert [len(y) for _, y in seen] == [16, 16, 16, 2]
+    x = np.concatenate([x for x, _ in seen])
+    y = np.concatenate([y for _, y in seen])
+    order = np.rint(x[:, 0, 0, 0] * 255).astype(int)
+    assert sorted(order) == list(range(len(labels)))  # each image once
+    np.testing.assert_array_equal(x, training.prepare(images[order]))  # unchanged
+    np.testing.assert_array_equal(y, labels[order])  # with its own label
+    return list(order)
+
+
+def test_epoch_shuffle_gives_each_epoch_its_own_order_from_the_seed_and_epoch() -> None:
+    images, labels = named_images(50)
+    shuffle = training.EpochShuffle(images, labels, batch_size=16, seed=3)
+    assert shuffle.dataset.options().autotune.enabled is False
+    orders = [visit(shuffle, epoch, images, labels) for epoch in range(3)]
+    assert orders[0] != list(range(50))
+    assert len({tuple(order) for order in orders}) == 3  # a new order every epoch
+    # The order depends on (seed, epoch) alone: not on the epochs run before, nor on
+    # the global random state, nor on the object (a resumed run builds a new one).
+    keras.utils.set_random_seed(99)
+    again = training.EpochShuffle(images, labels, batch_size=16, seed=3)
+    assert visit(again, 2, images, labels) == orders[2]
+    assert visit(again, 0, images, labels) == orders[0]
+    other = training.EpochShuffle(images, labels, batch_size=16, seed=4)
+    assert visit(other, 0, images, labels) != orders[0]
+
+
+def test_batches_keep_the_order_and_bad_inputs_are_refused() -> None:
+    images, labels = named_images(50)
     in_order = np.concatenate([y.numpy() for _, y in training.batches(images, labels, 16)])
     np.testing.assert_array_equal(in_order, labels)
-    with pytest.raises(ValueError, match="50 images but 49 labels"):
-        training.batches(images, labels[:49], 16)
-    with pytest.raises(ValueError, match="no images"):
-        training.batches(images[:0], labels[:0], 16)
+    for make in (training.batches, lambda x, y, b: training.EpochShuffle(x, y, b, seed=0)):
+        with pytest.raises(ValueError, match="50 images but 49 labels"):
+            make(images, labels[:49], 16)
+        with pytest.raises(ValueError, match="no images"):
+            make(images[:0], labels[:0], 16)
+    with pytest.raises(ValueError, match="batch size must be at least 1"):
+        training.EpochShuffle(images, labels, 0, seed=0)
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_a_resumed_fit_ends_with_the_weights_of_the_uninterrupted_one(splits, tmp_path) -> None:
+    def trained(seed: int, backup=None, interrupt: bool = False) -> list[np.ndarray]:
+        keras.utils.set_random_seed(0)  # the same initial weights every time
+        model = keras.Sequential(
+            [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+        )
+        model.compile(
+            keras.optimizers.SGD(0.1),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        callbacks = [] if backup is None else [keras.callbacks.BackupAndRestore(str(backup))]
+        callbacks += [Interrupt()] if interrupt else []
+        training.fit(model, splits, 3, 16, callbacks, verbose=0, seed=seed)
+        return model.get_weights()
+
+    uninterrupted = trained(seed=5)
+    with pytest.raises(KeyboardInterrupt):
+        trained(seed=5, backup=tmp_path, interrupt=True)  # stops after epoch 2 of 3
+    resumed = trained(seed=5, backup=tmp_path)  # restores epoch 2's end, runs epoch 3
+
+    def distance(weights: list[np.ndarray]) -> float:
+        return max(float(np.abs(a - b).max()) for a, b in zip(uninterrupted, weights, strict=True))
+
+    assert distance(resumed) < 1e-6
+    assert distance(trained(seed=6)) > 1e-3  # the orders matter: another seed's end elsewhere
 
 
 def test_fit_keeps_a_model_compiled_by_the_caller(splits) -> None:

@@ -182,7 +182,9 @@ def train(
         clock,
         *callbacks,
     ]
-    training.fit(trained, splits, epochs, recipe.batch_size, fit_callbacks, verbose)
+    training.fit(
+        trained, splits, epochs, recipe.batch_size, fit_callbacks, verbose, seed=recipe.seed
+    )
     trained.load_weights(best_path)
     plain.set_weights(model.get_weights())  # the fast path's weights, in the plain model
 

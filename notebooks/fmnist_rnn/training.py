@@ -14,7 +14,7 @@ import tensorflow as tf
 from .data import Splits
 from .sequences import as_image_tensor, scale
 
-__all__ = ["batches", "fit", "prepare", "smoothed_crossentropy"]
+__all__ = ["EpochShuffle", "batches", "epoch_order", "fit", "prepare", "smoothed_crossentropy"]
 
 
 def prepare(images: np.ndarray) -> np.ndarray:
@@ -22,31 +22,70 @@ def prepare(images: np.ndarray) -> np.ndarray:
     return as_image_tensor(scale(images))
 
 
-def batches(
-    images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool = False
-) -> tf.data.Dataset:
-    """``(prepare(images), labels)`` in batches, as the ``tf.data.Dataset`` ``fit`` reads.
+def _without_autotuning(data: tf.data.Dataset) -> tf.data.Dataset:
+    # These pipelines only slice arrays held in memory. tf.data's autotuning thread made
+    # every new epoch wait about 40 s while Keras deleted an iterator (the run in the
+    # trials README of ``notebooks/checkpoints``), so it is turned off.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return data.prefetch(1).with_options(options)
 
-    With ``shuffle``, every pass (epoch) visits the images in a new random order, drawn
-    from TensorFlow's global seed (:func:`fmnist_rnn.seeding.set_seed`). Each new
-    dataset (or process) starts that sequence of orders again: a run resumed from a
-    backup sees, after the restart, the orders of its first epochs again, so it is not
-    the uninterrupted run. (Keras's own shuffle of NumPy arrays, used before, gave the
-    same order in every epoch once a seed was set.) tf.data's autotuning is turned off:
-    this pipeline only slices arrays held in memory, and the autotuning thread made new
-    epochs wait about 40 s while the previous epoch's iterator was deleted (the run in
-    the trials README of ``notebooks/checkpoints``).
-    """
+
+def _checked(images: np.ndarray, labels: np.ndarray) -> None:
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     if len(labels) == 0:
         raise ValueError("no images to batch")
+
+
+def batches(images: np.ndarray, labels: np.ndarray, batch_size: int) -> tf.data.Dataset:
+    """``(prepare(images), labels)`` in order, in batches: the ``tf.data.Dataset`` that
+    ``fit`` validates on (:class:`EpochShuffle` gives the shuffled training batches)."""
+    _checked(images, labels)
     data = tf.data.Dataset.from_tensor_slices((prepare(images), labels))
-    if shuffle:
-        data = data.shuffle(len(labels), reshuffle_each_iteration=True)
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return data.batch(batch_size).prefetch(1).with_options(options)
+    return _without_autotuning(data.batch(batch_size))
+
+
+def epoch_order(count: int, seed: int, epoch: int) -> tf.Tensor:
+    """The order in which epoch ``epoch`` visits ``count`` images (int64 indices).
+
+    A stateless shuffle seeded by ``(seed, epoch)`` alone: it does not depend on how
+    many epochs this process has run, nor on any global random state.
+    """
+    return tf.random.experimental.stateless_shuffle(
+        tf.range(count, dtype=tf.int64), seed=tf.constant([seed, epoch], tf.int64)
+    )
+
+
+class EpochShuffle(keras.callbacks.Callback):
+    """The training batches, in a new order every epoch, drawn from ``(seed, epoch)``.
+
+    ``dataset`` yields ``(prepare(images), labels)`` batches in the order
+    :func:`epoch_order` gives the current epoch. Passed to ``fit`` as a callback, it
+    draws that order when Keras starts an epoch (``on_epoch_begin``), with the epoch's
+    own number, also in a run that ``keras.callbacks.BackupAndRestore`` resumes: a
+    resumed run sees the orders the uninterrupted one saw.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int):
+        super().__init__()
+        _checked(images, labels)
+        if batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        self.seed = seed
+        self.count = len(labels)
+        self.order = tf.Variable(epoch_order(self.count, seed, 0), trainable=False)
+        x, y = tf.constant(prepare(images)), tf.constant(labels)
+
+        def batch(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            index = self.order[i * batch_size : (i + 1) * batch_size]
+            return tf.gather(x, index), tf.gather(y, index)
+
+        steps = -(-self.count // batch_size)  # the last batch may be smaller
+        self.dataset = _without_autotuning(tf.data.Dataset.range(steps).map(batch))
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.order.assign(epoch_order(self.count, self.seed, epoch))
 
 
 def smoothed_crossentropy(epsilon: float, classes: int = 10):
@@ -74,9 +113,12 @@ def fit(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: str | int = "auto",
     learning_rate: float = 1e-3,
+    seed: int = 0,
 ) -> keras.callbacks.History:
-    """Train ``model`` on ``splits`` (uint8, scaled here; :func:`batches`, the training
-    split reshuffled every epoch), validating after each epoch.
+    """Train ``model`` on ``splits`` (uint8, scaled here), validating after each epoch.
+
+    The training split comes in a new order every epoch, drawn from ``(seed, epoch)``
+    (:class:`EpochShuffle`), the validation split in order (:func:`batches`).
 
     A model not compiled yet is compiled with the Keras example's setup:
     ``RMSprop(learning_rate)``, sparse categorical cross-entropy. Returns Keras's ``History``.
@@ -87,11 +129,12 @@ def fit(
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
+    shuffle = EpochShuffle(splits.x_train, splits.y_train, batch_size, seed)
     return model.fit(
-        batches(splits.x_train, splits.y_train, batch_size, shuffle=True),
+        shuffle.dataset,
         epochs=epochs,
         validation_data=batches(splits.x_val, splits.y_val, batch_size),
-        shuffle=False,  # the batches are reshuffled by tf.data, not by Keras
-        callbacks=list(callbacks),
+        shuffle=False,  # the batches come shuffled (EpochShuffle), not by Keras
+        callbacks=[shuffle, *callbacks],
         verbose=verbose,
     )

@@ -109,10 +109,9 @@ def epoch_dataset(x, y, global_batch: int, seed: int, epoch: int):
     """
     import tensorflow as tf
 
-    n = int(y.shape[0])
-    order = tf.random.experimental.stateless_shuffle(
-        tf.range(n, dtype=tf.int64), seed=tf.constant([seed, epoch], tf.int64)
-    )
+    from ..training import epoch_order
+
+    order = epoch_order(int(y.shape[0]), seed, epoch)
     batches = tf.data.Dataset.from_tensor_slices(order).batch(global_batch, drop_remainder=True)
     dataset = batches.map(lambda index: (tf.gather(x, index), tf.gather(y, index)))
     options = tf.data.Options()  # every worker keeps its part of each global batch
