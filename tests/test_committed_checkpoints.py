@@ -80,15 +80,20 @@ def test_trials_table_matches_the_trial_records() -> None:
     """The table in checkpoints/trials/README.md is read from the records, not typed."""
     trials = CHECKPOINT_DIR / "trials"
     rows = re.findall(
-        r"^\| `([\w-]+)` \| .*? \| ([\d.]+) \((\d+)\) \| ([\d.]+) \| ([\d.]+) \|$",
+        r"^\| `([\w-]+)` \| (.*?) \| ([\d.]+) \((\d+)\) \| ([\d.]+) \| ([\d.]+) \|$",
         (trials / "README.md").read_text(),
         flags=re.M,
     )
     folders = sorted(p.name for p in trials.iterdir() if p.is_dir())
     assert sorted(row[0] for row in rows) == folders
-    for folder, best, epoch, train_accuracy, test_accuracy in rows:
+    for folder, recipe, best, epoch, train_accuracy, test_accuracy in rows:
         (path,) = (trials / folder).glob("*.json")
         record = json.loads(path.read_text())
+        # A commit named in the folder's name or in the row ("code of <commit>") is the run's.
+        named = re.findall(r"-([0-9a-f]{7})$", folder) + re.findall(
+            r"code of ([0-9a-f]{7})", recipe
+        )
+        assert all(record["provenance"]["git_commit"].startswith(c) for c in named), folder
         history = record["history"]
         assert float(best) == round(max(history["val_accuracy"]), 4)
         assert int(epoch) == record["best_epoch"]

@@ -97,6 +97,39 @@ def test_batches_keep_the_order_and_bad_inputs_are_refused() -> None:
         training.EpochShuffle(images, labels, 0, seed=0)
 
 
+class Recorder(keras.layers.Layer):
+    """Passes its input on; in training, keeps the names (pixel (0, 0)) of each batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[np.ndarray] = []
+
+    def call(self, x, training=None):
+        if training:  # eager (run_eagerly=True): a concrete batch
+            self.seen.append(np.rint(keras.ops.convert_to_numpy(x[:, 0, 0, 0]) * 255).astype(int))
+        return x
+
+
+def test_fit_feeds_each_epoch_the_order_of_its_own_seed_and_epoch(splits) -> None:
+    images, labels = named_images(50)
+    recorder = Recorder()
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), recorder, keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
+    model.compile(
+        keras.optimizers.SGD(0.01),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        run_eagerly=True,
+    )
+    named = Splits(images, labels, splits.x_val, splits.y_val, splits.x_test, splits.y_test)
+    training.fit(model, named, epochs=3, batch_size=16, verbose=0, seed=7)
+    assert [len(batch) for batch in recorder.seen] == [16, 16, 16, 2] * 3
+    seen = np.concatenate(recorder.seen).reshape(3, 50)
+    for epoch in range(3):
+        np.testing.assert_array_equal(seen[epoch], training.epoch_order(50, 7, epoch).numpy())
+    assert len({tuple(order) for order in seen}) == 3
+
+
 class Interrupt(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if epoch == 1:
@@ -110,7 +143,7 @@ def test_a_resumed_fit_ends_with_the_weights_of_the_uninterrupted_one(splits, tm
             [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
         )
         model.compile(
-            keras.optimizers.SGD(0.1),
+            keras.optimizers.Adam(0.01),  # with a state to resume
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         )
         callbacks = [] if backup is None else [keras.callbacks.BackupAndRestore(str(backup))]

@@ -24,8 +24,8 @@ def prepare(images: np.ndarray) -> np.ndarray:
 
 def _without_autotuning(data: tf.data.Dataset) -> tf.data.Dataset:
     # These pipelines only slice arrays held in memory. tf.data's autotuning thread made
-    # every new epoch wait about 40 s while Keras deleted an iterator (the run in the
-    # trials README of ``notebooks/checkpoints``), so it is turned off.
+    # many new epochs (13 of 30) wait about 40 s while Keras deleted an iterator (the
+    # 58354a6 rerun in the trials README of ``notebooks/checkpoints``), so it is turned off.
     options = tf.data.Options()
     options.autotune.enabled = False
     return data.prefetch(1).with_options(options)
@@ -49,11 +49,11 @@ def batches(images: np.ndarray, labels: np.ndarray, batch_size: int) -> tf.data.
 def epoch_order(count: int, seed: int, epoch: int) -> tf.Tensor:
     """The order in which epoch ``epoch`` visits ``count`` images (int64 indices).
 
-    A stateless shuffle seeded by ``(seed, epoch)`` alone: it does not depend on how
-    many epochs this process has run, nor on any global random state.
+    A stateless shuffle (Philox) seeded by ``(seed, epoch)`` alone: it does not depend
+    on how many epochs this process has run, nor on any global random state.
     """
     return tf.random.experimental.stateless_shuffle(
-        tf.range(count, dtype=tf.int64), seed=tf.constant([seed, epoch], tf.int64)
+        tf.range(count, dtype=tf.int64), seed=tf.constant([seed, epoch], tf.int64), alg="philox"
     )
 
 
@@ -65,6 +65,10 @@ class EpochShuffle(keras.callbacks.Callback):
     draws that order when Keras starts an epoch (``on_epoch_begin``), with the epoch's
     own number, also in a run that ``keras.callbacks.BackupAndRestore`` resumes: a
     resumed run sees the orders the uninterrupted one saw.
+
+    It must be among ``fit``'s callbacks (without it every epoch gets epoch 0's order),
+    and ``fit`` must not be given ``steps_per_epoch``: only then does Keras build each
+    epoch's iterator after ``on_epoch_begin``, as :func:`fit` does.
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int):
@@ -74,7 +78,8 @@ class EpochShuffle(keras.callbacks.Callback):
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
         self.seed = seed
         self.count = len(labels)
-        self.order = tf.Variable(epoch_order(self.count, seed, 0), trainable=False)
+        with tf.device("/CPU:0"):  # where tf.data reads it, also when a GPU is visible
+            self.order = tf.Variable(epoch_order(self.count, seed, 0), trainable=False)
         x, y = tf.constant(prepare(images)), tf.constant(labels)
 
         def batch(i: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
