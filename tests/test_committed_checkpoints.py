@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from fmnist_rnn.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint
+from fmnist_rnn.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint, load_record
 from fmnist_rnn.data import load_fashion_mnist
 from fmnist_rnn.evaluation import evaluate_accuracy
 from fmnist_rnn.seeds import TRIALS_DIR, seed_runs, trial_recipes
@@ -136,8 +136,7 @@ def test_readme_gives_the_measured_training_times() -> None:
     )
     assert stated, "README.md no longer states the training times of two_layer_lstm"
     rerun = next(r for r in seed_runs("two_layer_lstm") if r.seed == 0).record
-    (earlier_path,) = (TRIALS_DIR / "two_layer_lstm-seed0-58354a6").glob("*.json")
-    earlier = json.loads(earlier_path.read_text())
+    earlier = load_record("two_layer_lstm", TRIALS_DIR / "two_layer_lstm-seed0-58354a6")
     trials_readme = (TRIALS_DIR / "README.md").read_text().replace("\n", " ")
     for record, (machine, minutes) in ((rerun, stated.group(1, 2)), (earlier, stated.group(3, 4))):
         provenance = record["provenance"]

@@ -53,6 +53,11 @@ def named_images(count: int) -> tuple[np.ndarray, np.ndarray]:
     return images, (np.arange(count) % 10).astype(np.uint8)
 
 
+def names(x) -> np.ndarray:
+    """The names (pixel (0, 0)) of a batch of prepared images."""
+    return np.rint(keras.ops.convert_to_numpy(x[:, 0, 0, 0]) * 255).astype(int)
+
+
 def visit(shuffle: training.EpochShuffle, epoch: int, images, labels) -> list[int]:
     """The order in which ``shuffle.dataset`` visits the images in epoch ``epoch``."""
     shuffle.on_epoch_begin(epoch)
@@ -60,7 +65,7 @@ def visit(shuffle: training.EpochShuffle, epoch: int, images, labels) -> list[in
     assert [len(y) for _, y in seen] == [16, 16, 16, 2]
     x = np.concatenate([x for x, _ in seen])
     y = np.concatenate([y for _, y in seen])
-    order = np.rint(x[:, 0, 0, 0] * 255).astype(int)
+    order = names(x)
     assert sorted(order) == list(range(len(labels)))  # each image once
     np.testing.assert_array_equal(x, training.prepare(images[order]))  # unchanged
     np.testing.assert_array_equal(y, labels[order])  # with its own label
@@ -106,7 +111,7 @@ class Recorder(keras.layers.Layer):
 
     def call(self, x, training=None):
         if training:  # eager (run_eagerly=True): a concrete batch
-            self.seen.append(np.rint(keras.ops.convert_to_numpy(x[:, 0, 0, 0]) * 255).astype(int))
+            self.seen.append(names(x))
         return x
 
 
