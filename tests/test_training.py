@@ -145,7 +145,13 @@ def test_a_resumed_fit_ends_with_the_weights_of_the_uninterrupted_one(splits, tm
     def trained(seed: int, backup=None, interrupt: bool = False) -> list[np.ndarray]:
         keras.utils.set_random_seed(0)  # the same initial weights every time
         model = keras.Sequential(
-            [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+            [
+                keras.Input((28, 28, 1)),
+                keras.layers.RandomTranslation(0.1, 0.1),  # random layers, whose state
+                keras.layers.Dropout(0.2),  # Keras's backup does not save
+                keras.layers.Flatten(),
+                keras.layers.Dense(10),
+            ]
         )
         model.compile(
             keras.optimizers.Adam(0.01),  # with a state to resume
@@ -165,7 +171,36 @@ def test_a_resumed_fit_ends_with_the_weights_of_the_uninterrupted_one(splits, tm
         return max(float(np.abs(a - b).max()) for a, b in zip(uninterrupted, weights, strict=True))
 
     assert distance(resumed) < 1e-6
-    assert distance(trained(seed=6)) > 1e-3  # the orders matter: another seed's end elsewhere
+    assert distance(trained(seed=6)) > 1e-3  # the draws matter: another seed's end elsewhere
+
+
+def augmented(seed: int, epoch: int, global_seed: int = 0) -> np.ndarray:
+    """Two training batches through a fresh shift + dropout model in epoch ``epoch``."""
+    keras.utils.set_random_seed(global_seed)
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.RandomTranslation(0.2, 0.2),
+            keras.layers.Dropout(0.5),
+        ]
+    )
+    assert len(training.random_states(model)) == 2  # one generator per random layer
+    seeds = training.EpochSeeds(seed)
+    seeds.set_model(model)
+    seeds.on_epoch_begin(epoch)
+    x = training.prepare(named_images(4)[0])
+    return np.stack([keras.ops.convert_to_numpy(model(x, training=True)) for _ in range(2)])
+
+
+def test_epoch_seeds_draw_the_random_layers_from_the_seed_and_epoch_alone() -> None:
+    draws = augmented(seed=3, epoch=1)
+    x = training.prepare(named_images(4)[0])
+    assert not np.allclose(draws[0], x) and not np.allclose(draws[0], draws[1])  # random
+    np.testing.assert_array_equal(augmented(seed=3, epoch=1, global_seed=99), draws)
+    assert not np.allclose(augmented(seed=3, epoch=2), draws)  # each epoch its own draws
+    assert not np.allclose(augmented(seed=4, epoch=1), draws)
+    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    assert training.random_states(plain) == []  # weights are not random states
 
 
 def test_fit_keeps_a_model_compiled_by_the_caller(splits) -> None:

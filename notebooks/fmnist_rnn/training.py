@@ -14,7 +14,16 @@ import tensorflow as tf
 from .data import Splits
 from .sequences import as_image_tensor, scale
 
-__all__ = ["EpochShuffle", "batches", "epoch_order", "fit", "prepare", "smoothed_crossentropy"]
+__all__ = [
+    "EpochSeeds",
+    "EpochShuffle",
+    "batches",
+    "epoch_order",
+    "fit",
+    "prepare",
+    "random_states",
+    "smoothed_crossentropy",
+]
 
 
 def prepare(images: np.ndarray) -> np.ndarray:
@@ -93,6 +102,45 @@ class EpochShuffle(keras.callbacks.Callback):
         self.order.assign(epoch_order(self.count, self.seed, epoch))
 
 
+def random_states(model: keras.Model) -> list[keras.Variable]:
+    """The states of ``model``'s random number generators (Keras ``SeedGenerator``s, as in
+    random shifts, flips, erasing and dropout): its ``variables`` that are not ``weights``,
+    which ``save_weights`` and so ``keras.callbacks.BackupAndRestore`` leave out."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+class EpochSeeds(keras.callbacks.Callback):
+    """Random layers that draw from ``(seed, epoch)``: a resumed run draws what the
+    uninterrupted one drew.
+
+    When Keras starts an epoch (``on_epoch_begin``, with the epoch's own number, also in
+    a run that ``BackupAndRestore`` resumes), every state in :func:`random_states` of the
+    model is set to a pair of numbers drawn by a stateless generator (Philox) seeded by
+    ``(seed, epoch)``; during the epoch each layer advances its own state as usual. A
+    model without random layers is left as it is.
+    """
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        states = random_states(self.model)
+        if not states:
+            return
+        values = tf.random.stateless_uniform(
+            (len(states), 2),
+            seed=tf.constant([self.seed, epoch], tf.int64),
+            minval=0,
+            maxval=2**30,  # Keras reduces seeds modulo 2**31 - 2 before TensorFlow's ops
+            dtype=tf.int64,
+            alg="philox",
+        )
+        for state, value in zip(states, values, strict=True):
+            state.assign(tf.cast(value, state.dtype))
+
+
 def smoothed_crossentropy(epsilon: float, classes: int = 10):
     """Cross-entropy of integer labels against smoothed targets: a Keras loss function.
 
@@ -123,7 +171,8 @@ def fit(
     """Train ``model`` on ``splits`` (uint8, scaled here), validating after each epoch.
 
     The training split comes in a new order every epoch, drawn from ``(seed, epoch)``
-    (:class:`EpochShuffle`), the validation split in order (:func:`batches`).
+    (:class:`EpochShuffle`), as do the draws of the model's random layers
+    (:class:`EpochSeeds`); the validation split comes in order (:func:`batches`).
 
     A model not compiled yet is compiled with the Keras example's setup:
     ``RMSprop(learning_rate)``, sparse categorical cross-entropy. Returns Keras's ``History``.
@@ -140,6 +189,6 @@ def fit(
         epochs=epochs,
         validation_data=batches(splits.x_val, splits.y_val, batch_size),
         shuffle=False,  # the batches come shuffled (EpochShuffle), not by Keras
-        callbacks=[shuffle, *callbacks],
+        callbacks=[shuffle, EpochSeeds(seed), *callbacks],
         verbose=verbose,
     )
