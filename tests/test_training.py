@@ -142,8 +142,10 @@ class Interrupt(keras.callbacks.Callback):
 
 
 def test_a_resumed_fit_ends_with_the_weights_of_the_uninterrupted_one(splits, tmp_path) -> None:
-    def trained(seed: int, backup=None, interrupt: bool = False) -> list[np.ndarray]:
-        keras.utils.set_random_seed(0)  # the same initial weights every time
+    def trained(
+        seed: int, backup=None, interrupt=False, global_seed=0, seeded=True
+    ) -> list[np.ndarray]:
+        keras.utils.set_random_seed(global_seed)  # 0: the same initial weights
         model = keras.Sequential(
             [
                 keras.Input((28, 28, 1)),
@@ -159,19 +161,30 @@ def test_a_resumed_fit_ends_with_the_weights_of_the_uninterrupted_one(splits, tm
         )
         callbacks = [] if backup is None else [keras.callbacks.BackupAndRestore(str(backup))]
         callbacks += [Interrupt()] if interrupt else []
-        training.fit(model, splits, 3, 16, callbacks, verbose=0, seed=seed)
+        if seeded:
+            training.fit(model, splits, 3, 16, callbacks, verbose=0, seed=seed)
+        else:  # training.fit's shuffle alone, without EpochSeeds
+            shuffle = training.EpochShuffle(splits.x_train, splits.y_train, 16, seed)
+            model.fit(
+                shuffle.dataset, epochs=3, callbacks=[shuffle, *callbacks], shuffle=False, verbose=0
+            )
         return model.get_weights()
 
-    uninterrupted = trained(seed=5)
-    with pytest.raises(KeyboardInterrupt):
-        trained(seed=5, backup=tmp_path, interrupt=True)  # stops after epoch 2 of 3
-    resumed = trained(seed=5, backup=tmp_path)  # restores epoch 2's end, runs epoch 3
+    def distance(weights: list[np.ndarray], reference: list[np.ndarray]) -> float:
+        return max(float(np.abs(a - b).max()) for a, b in zip(reference, weights, strict=True))
 
-    def distance(weights: list[np.ndarray]) -> float:
-        return max(float(np.abs(a - b).max()) for a, b in zip(uninterrupted, weights, strict=True))
-
-    assert distance(resumed) < 1e-6
-    assert distance(trained(seed=6)) > 1e-3  # the draws matter: another seed's end elsewhere
+    for seeded in (True, False):
+        uninterrupted = trained(seed=5, seeded=seeded)
+        with pytest.raises(KeyboardInterrupt):  # stops after epoch 2 of 3
+            trained(seed=5, backup=tmp_path / str(seeded), interrupt=True, seeded=seeded)
+        # Restores epoch 2's end (every weight), runs epoch 3: the random layers' states
+        # do not come from the global seed nor from the backup.
+        resumed = trained(seed=5, backup=tmp_path / str(seeded), global_seed=1, seeded=seeded)
+        if seeded:
+            assert distance(resumed, uninterrupted) < 1e-6
+            assert distance(trained(seed=6), uninterrupted) > 1e-3  # another seed: elsewhere
+        else:  # without EpochSeeds the random layers start their sequence again
+            assert distance(resumed, uninterrupted) > 1e-3
 
 
 def augmented(seed: int, epoch: int, global_seed: int = 0) -> np.ndarray:
@@ -199,8 +212,36 @@ def test_epoch_seeds_draw_the_random_layers_from_the_seed_and_epoch_alone() -> N
     np.testing.assert_array_equal(augmented(seed=3, epoch=1, global_seed=99), draws)
     assert not np.allclose(augmented(seed=3, epoch=2), draws)  # each epoch its own draws
     assert not np.allclose(augmented(seed=4, epoch=1), draws)
-    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    assert training.random_states(plain) == []  # weights are not random states
+
+
+def test_random_states_are_the_random_layers_states_each_epoch_its_own(splits) -> None:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.BatchNormalization(),  # non-trainable weights, not random
+            keras.layers.Dropout(0.3),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(10),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    states = training.random_states(model)
+    assert [id(s) for s in states] == [
+        id(layer.seed_generator.state) for layer in model.layers[2:4]
+    ]
+    seeds = training.EpochSeeds(2)
+    seeds.set_model(model)
+    seeds.on_epoch_begin(0)
+    values = [tuple(keras.ops.convert_to_numpy(s)) for s in states]
+    assert values[0] != values[1]  # two layers, two streams
+    history = training.fit(model, splits, epochs=1, batch_size=16, verbose=0, seed=2)
+    assert training.random_states(history.model) == states  # fitted, with metrics: the same
+    after = [tuple(keras.ops.convert_to_numpy(s)) for s in states]
+    steps = -(-len(splits.y_train) // 16)
+    # In the epoch each layer drew once per batch, from the state set at its start.
+    assert after == [(a, b + steps) for a, b in values]
 
 
 def test_fit_keeps_a_model_compiled_by_the_caller(splits) -> None:

@@ -19,7 +19,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunError", "claim_run_folder", "read_history", "run_folder", "run_start", "wall_clock"]
+__all__ = [
+    "DRAWS",
+    "RunError",
+    "claim_run_folder",
+    "read_history",
+    "run_folder",
+    "run_start",
+    "wall_clock",
+]
+
+
+#: How a run draws its randomness; part of every run's identity, so that a run is never
+#: resumed under another procedure. 2 (since 9da3330): each epoch's order and the random
+#: layers' states are drawn from (seed, epoch) (``training.EpochShuffle``, ``EpochSeeds``).
+DRAWS = 2
 
 
 class RunError(RuntimeError):
@@ -80,6 +94,7 @@ def run_folder(
         "epochs": epochs,
         "profile": dataclasses.asdict(profile),
         "implementation": implementation,
+        "draws": DRAWS,
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
     return Path(runs_dir) / f"{name}-{profile.name}-{implementation}-{digest}", identity

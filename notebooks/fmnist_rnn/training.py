@@ -115,10 +115,11 @@ class EpochSeeds(keras.callbacks.Callback):
     uninterrupted one drew.
 
     When Keras starts an epoch (``on_epoch_begin``, with the epoch's own number, also in
-    a run that ``BackupAndRestore`` resumes), every state in :func:`random_states` of the
-    model is set to a pair of numbers drawn by a stateless generator (Philox) seeded by
-    ``(seed, epoch)``; during the epoch each layer advances its own state as usual. A
-    model without random layers is left as it is.
+    a run that ``BackupAndRestore`` resumes with its default ``save_freq="epoch"``), every
+    state in :func:`random_states` of the model, in their order, is set to its own pair of
+    numbers drawn by a stateless generator (Philox) seeded by ``(seed, epoch)``; during
+    the epoch each layer draws batch by batch from its state as usual. A model without
+    random layers is left as it is.
     """
 
     def __init__(self, seed: int):
@@ -133,7 +134,9 @@ class EpochSeeds(keras.callbacks.Callback):
             (len(states), 2),
             seed=tf.constant([self.seed, epoch], tf.int64),
             minval=0,
-            maxval=2**30,  # Keras reduces seeds modulo 2**31 - 2 before TensorFlow's ops
+            # Keras reduces a state modulo 2**31 - 2 before TensorFlow's random ops and adds
+            # 1 to its second number per draw: below 2**30, an epoch's draws never wrap.
+            maxval=2**30,
             dtype=tf.int64,
             alg="philox",
         )
@@ -170,9 +173,9 @@ def fit(
 ) -> keras.callbacks.History:
     """Train ``model`` on ``splits`` (uint8, scaled here), validating after each epoch.
 
-    The training split comes in a new order every epoch, drawn from ``(seed, epoch)``
-    (:class:`EpochShuffle`), as do the draws of the model's random layers
-    (:class:`EpochSeeds`); the validation split comes in order (:func:`batches`).
+    Every epoch, the order of the training split (:class:`EpochShuffle`) and the starting
+    state of the model's random layers (:class:`EpochSeeds`) are drawn from ``(seed,
+    epoch)``; the validation split comes in order (:func:`batches`).
 
     A model not compiled yet is compiled with the Keras example's setup:
     ``RMSprop(learning_rate)``, sparse categorical cross-entropy. Returns Keras's ``History``.
