@@ -127,7 +127,7 @@ def test_smoke_training_writes_a_loadable_weights_only_checkpoint(data, tmp_path
     assert record["provenance"]["implementation"] == "keras"
     assert set(record["recipe"]) == {
         *("optimizer", "learning_rate", "batch_size", "warmup_images", "cosine"),
-        *("shift_pixels", "flip", "erase", "label_smoothing", "seed", "why"),
+        *("shift_pixels", "flip", "erase", "label_smoothing", "weight_decay", "seed", "why"),
     }
     assert record["recipe"]["seed"] == 3
     with h5py.File(path.with_suffix("").with_suffix(".weights.h5"), "r") as weights:
@@ -168,6 +168,19 @@ def test_a_killed_run_resumes_at_the_epoch_boundary(data, tmp_path: Path) -> Non
     assert again["history"] == resumed["history"]
     fresh = json.loads(train.train("mlp", retrain=True, command="fresh", **args).read_text())
     assert fresh["run_start"]["command"] == "fresh"
+
+
+def test_weight_decay_shrinks_each_weight_by_the_learning_rate_times_its_share() -> None:
+    import keras
+    import numpy as np
+
+    constant = dataclasses.replace(train.RECIPES["two_layer_lstm"], warmup_images=0, cosine=False)
+    for decay in (0.1, 0.0):
+        optimizer = train._optimizer(dataclasses.replace(constant, weight_decay=decay), steps=10)
+        weight = keras.Variable(np.full(3, 2.0, "float32"))
+        optimizer.apply([keras.ops.zeros(3)], [weight])  # a zero gradient: Adam moves nothing
+        shrunk = 2.0 * (1 - constant.learning_rate * decay)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(weight), shrunk, rtol=1e-6)
 
 
 def test_random_erasing_replaces_one_rectangle_in_the_set_share_of_training_images() -> None:

@@ -29,6 +29,9 @@ class Recipe:
             (``RandomErasing``, Zhong et al. 2020; 0: none).
         label_smoothing: the share ``epsilon`` of each target spread evenly over the
             classes (Szegedy et al. 2016; 0: plain cross-entropy).
+        weight_decay: decoupled weight decay (Loshchilov and Hutter 2019): every update
+            also shrinks each weight by the learning rate times this share (the
+            optimizer's ``weight_decay`` in Keras; 0: none).
         seed: the random seed of the run.
         why: one line for the chapter.
     """
@@ -45,6 +48,7 @@ class Recipe:
     flip: bool = False
     erase: float = 0.0
     label_smoothing: float = 0.0
+    weight_decay: float = 0.0
     seed: int = 0
     why: str = ""
 

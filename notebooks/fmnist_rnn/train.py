@@ -60,7 +60,8 @@ def fast_path(requested: str, builder: str):
 
 
 def _optimizer(recipe: Recipe, steps: int):
-    """The recipe's optimizer with Keras's warm-up + cosine schedule over ``steps`` updates."""
+    """The recipe's optimizer (and weight decay) with Keras's warm-up + cosine schedule over
+    ``steps`` updates."""
     import keras
 
     warmup = min(recipe.warmup_images // recipe.batch_size, steps // 2)
@@ -71,7 +72,9 @@ def _optimizer(recipe: Recipe, steps: int):
         warmup_target=recipe.learning_rate if warmup else None,
         warmup_steps=warmup,
     )
-    return type(keras.optimizers.get(recipe.optimizer))(learning_rate=schedule)
+    return type(keras.optimizers.get(recipe.optimizer))(
+        learning_rate=schedule, weight_decay=recipe.weight_decay or None
+    )
 
 
 def _with_augmentation(model, recipe: Recipe):
@@ -190,17 +193,17 @@ def train(
 
     history = read_history(run_dir / "history.csv")
     details = {} if path is None else {"fast_path": {"chains": path.chains, "reason": path.reason}}
-    recorded = ("optimizer", "learning_rate", "batch_size", "warmup_images", "cosine")
+    recorded = (
+        *("optimizer", "learning_rate", "batch_size", "warmup_images", "cosine", "shift_pixels"),
+        *("flip", "erase", "label_smoothing", "weight_decay", "seed", "why"),
+    )
     extra = {
         "profile": profile.name,
         "run_start": start,
         "best_epoch": 1 + history["val_accuracy"].index(max(history["val_accuracy"])),
         "epochs": epochs,
         "test_size": len(splits.y_test),
-        "recipe": {
-            k: getattr(recipe, k)
-            for k in (*recorded, "shift_pixels", "flip", "erase", "label_smoothing", "seed", "why")
-        },
+        "recipe": {k: getattr(recipe, k) for k in recorded},
     }
     if checkpoint_dir is None:
         checkpoint_dir = checkpoints.CHECKPOINT_DIR if profile.name == "full" else run_dir
