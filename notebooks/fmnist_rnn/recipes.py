@@ -128,6 +128,14 @@ RECIPES: dict[str, Recipe] = {
     "two_layer_lstm_erase_xl": replace(
         _ERASE_LONG, epochs=75, why="the faithful model reading columns, random erasing, 75 epochs"
     ),
+    # Over 75 epochs the training accuracy rose to 0.96 while validation stayed within
+    # 0.911-0.919 from epoch 50 on (best 0.9190, test 0.9148): the same with weight decay.
+    "two_layer_lstm_erase_xl_wd": replace(
+        _ERASE_LONG,
+        epochs=75,
+        weight_decay=0.05,
+        why="the faithful model reading columns, random erasing, weight decay 0.05, 75 epochs",
+    ),
     # The 45-epoch erasing recipe for the row reader, to compare the readers on one recipe.
     "two_layer_lstm_rows_erase_long": replace(
         _ERASE_LONG,
