@@ -177,9 +177,13 @@ def test_a_resumed_fit_ends_with_the_weights_of_the_uninterrupted_one(splits, tm
         uninterrupted = trained(seed=5, seeded=seeded)
         with pytest.raises(KeyboardInterrupt):  # stops after epoch 2 of 3
             trained(seed=5, backup=tmp_path / str(seeded), interrupt=True, seeded=seeded)
-        # Restores epoch 2's end (every weight), runs epoch 3: the random layers' states
-        # do not come from the global seed nor from the backup.
-        resumed = trained(seed=5, backup=tmp_path / str(seeded), global_seed=1, seeded=seeded)
+        # Restores epoch 2's end (every weight), runs epoch 3. With EpochSeeds the random
+        # layers' states come from (seed, epoch), whatever the global seed; without, from
+        # the global seed, as in the first attempt: they start their sequence again.
+        global_seed = 1 if seeded else 0
+        resumed = trained(
+            seed=5, backup=tmp_path / str(seeded), global_seed=global_seed, seeded=seeded
+        )
         if seeded:
             assert distance(resumed, uninterrupted) < 1e-6
             assert distance(trained(seed=6), uninterrupted) > 1e-3  # another seed: elsewhere
