@@ -32,8 +32,9 @@ __all__ = [
 
 #: How a run draws its randomness; part of every run's identity, so that a run is never
 #: resumed under another procedure. 2: each epoch's order and the random layers' states are
-#: drawn from (seed, epoch) (``training.EpochShuffle``, ``EpochSeeds``, 9da3330); earlier
-#: procedures had no number, and run folders made before this constant carry none.
+#: drawn from (seed, epoch) (``training.EpochShuffle``, ``EpochSeeds``, 9da3330), the second
+#: procedure after Keras's own shuffle and random layers; run folders made before this
+#: constant carry no number.
 DRAWS = 2
 
 
