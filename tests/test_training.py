@@ -187,7 +187,7 @@ def test_a_resumed_fit_ends_with_the_weights_of_the_uninterrupted_one(splits, tm
         if seeded:
             assert distance(resumed, uninterrupted) < 1e-6
             assert distance(trained(seed=6), uninterrupted) > 1e-3  # another seed: elsewhere
-        else:  # without EpochSeeds the random layers start their sequence again
+        else:
             assert distance(resumed, uninterrupted) > 1e-3
 
 

@@ -193,10 +193,9 @@ def train(
 
     history = read_history(run_dir / "history.csv")
     details = {} if path is None else {"fast_path": {"chains": path.chains, "reason": path.reason}}
-    recorded = (
-        *("optimizer", "learning_rate", "batch_size", "warmup_images", "cosine", "shift_pixels"),
-        *("flip", "erase", "label_smoothing", "weight_decay", "seed", "why"),
-    )
+    # Every field of the recipe but the model and the epochs, which the record has already.
+    skipped = {"builder", "builder_kwargs", "epochs"}
+    recorded = [f.name for f in dataclasses.fields(recipe) if f.name not in skipped]
     extra = {
         "profile": profile.name,
         "run_start": start,

@@ -128,8 +128,6 @@ class EpochSeeds(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         states = random_states(self.model)
-        if not states:
-            return
         values = tf.random.stateless_uniform(
             (len(states), 2),
             seed=tf.constant([self.seed, epoch], tf.int64),
