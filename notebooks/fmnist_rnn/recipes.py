@@ -82,7 +82,8 @@ _ERASE_XL = replace(
 # 0.911-0.919 from epoch 50 on (seed 0: best 0.9190): the same with weight decay. The
 # 64,500 learning rates add up to about 48, so decay alone would scale a weight by about
 # exp(-0.05 * 48) = 0.09 over the run. Seed 0 reached a best validation accuracy of 0.9244
-# (training 0.951 at the end): the column reader's best candidate, and the same for rows.
+# (training 0.951 at the end): the column reader's best candidate. The same recipe for the
+# row reader is below.
 _ERASE_XL_WD = replace(
     _ERASE_XL,
     weight_decay=0.05,
