@@ -144,9 +144,9 @@ RECIPES: dict[str, Recipe] = {
     ),
     "two_layer_lstm_erase_xl": _ERASE_XL,
     "two_layer_lstm_erase_xl_wd": _ERASE_XL_WD,
-    # 75 epochs take about 85 minutes on a 2-core machine, 45 about 50: weight decay on the
+    # 75 epochs take about 80 minutes on an idle 2-core machine, 45 about 50: weight decay on the
     # 45-epoch recipe, to see how much of the gain remains within an hour. Seed 0: best
-    # validation 0.9134, below the 45-epoch runs without weight decay (0.9148-0.9178).
+    # validation 0.9134, below the four runs of the 45-epoch recipe (0.9148-0.9178).
     "two_layer_lstm_erase_long_wd": replace(
         _ERASE_LONG,
         weight_decay=0.05,
