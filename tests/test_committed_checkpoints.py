@@ -19,6 +19,7 @@ import pytest
 from fmnist_rnn.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint, load_record
 from fmnist_rnn.data import load_fashion_mnist
 from fmnist_rnn.evaluation import evaluate_accuracy
+from fmnist_rnn.recipes import get_recipe
 from fmnist_rnn.seeds import TRIALS_DIR, seed_runs, trial_recipes
 
 COMMITTED = sorted(p.stem for p in CHECKPOINT_DIR.glob("*.json")) if CHECKPOINT_DIR.is_dir() else []
@@ -124,26 +125,67 @@ def test_seeds_table_matches_the_trial_records() -> None:
 
 
 def test_readme_gives_the_measured_training_times() -> None:
-    """The training times of ``two_layer_lstm`` in the README and in the trials README are
-    the recorded wall times of the reruns in ``trials/two_layer_lstm-seed0`` (chapter 4
-    shows the same record) and ``trials/two_layer_lstm-seed0-58354a6`` (an earlier one)."""
-    readme = (CHECKPOINT_DIR.parents[1] / "README.md").read_text()
+    """The README's training times are the recorded wall times: of the committed
+    ``two_layer_lstm`` run, and of the former recipe's idle timing run
+    (``trials/two_layer_lstm-seed0-463824e``), from whose pace per epoch the idle estimate
+    for the committed recipe's epochs follows."""
+    readme = (CHECKPOINT_DIR.parents[1] / "README.md").read_text().replace("\n", " ")
     stated = re.search(
-        r"2-core ([\w ]+?) machine with no other\s+training running,\s+"
-        r"`two_layer_lstm` took\s+(\d+)\s+minutes.*?an earlier rerun on a 2-core ([\w ]+?)\s+"
-        r"machine,.*?took\s+(\d+)\s+minutes",
-        readme.replace("\n", " "),
+        r"committed `two_layer_lstm` run took (\d+) minutes on a 2-core ([\w ]+?) machine,.*?"
+        r"expect about (\d+) minutes: the former (\d+)-epoch recipe \(`(\w+)`\),\s+"
+        r"timed on an idle 2-core ([\w ]+?) machine, took (\d+) minutes for (\d+) epochs",
+        readme,
     )
     assert stated, "README.md no longer states the training times of two_layer_lstm"
-    rerun = next(r for r in seed_runs("two_layer_lstm") if r.seed == 0).record
-    earlier = load_record("two_layer_lstm", TRIALS_DIR / "two_layer_lstm-seed0-58354a6")
+    committed_minutes, machine, estimate, former_epochs, base, former_machine = stated.group(
+        1, 2, 3, 4, 5, 6
+    )
+    former_minutes, former_epochs_again = stated.group(7, 8)
+    committed = load_record("two_layer_lstm")
+    former = load_record("two_layer_lstm", TRIALS_DIR / "two_layer_lstm-seed0-463824e")
     trials_readme = (TRIALS_DIR / "README.md").read_text().replace("\n", " ")
-    for record, (machine, minutes) in ((rerun, stated.group(1, 2)), (earlier, stated.group(3, 4))):
+    for record, minutes, cpu in (
+        (committed, committed_minutes, machine),
+        (former, former_minutes, former_machine),
+    ):
         provenance = record["provenance"]
         seconds = provenance["wall_time_s"]
         assert int(minutes) == round(seconds / 60)
-        assert f"took {seconds:,.0f} s ({round(seconds / 60)} minutes)" in trials_readme
-        assert machine.split() == provenance["cpu"].replace("(R)", "").split()[:2]
+        assert f"{seconds:,.0f} s ({round(seconds / 60)} minutes)" in trials_readme
+        assert cpu.split() == provenance["cpu"].replace("(R)", "").split()[:2]
         assert provenance["implementation"] == "fast" and provenance["cpu_count"] == 2
         assert "--threads" not in provenance["command"] and not provenance["git_dirty"]
-        assert record["name"] == "two_layer_lstm" and record["recipe"]["seed"] == 0
+    # The former recipe is the one its name still gives, and the run followed it.
+    assert int(former_epochs) == int(former_epochs_again) == former["epochs"]
+    assert former["epochs"] == get_recipe(base).epochs and former["name"] == "two_layer_lstm"
+    assert not any(former["recipe"].get(k) for k in ("erase", "weight_decay"))  # fields added later
+    pace = former["provenance"]["wall_time_s"] / former["epochs"]
+    assert int(estimate) == round(pace * get_recipe("two_layer_lstm").epochs / 60)
+
+
+def test_promoted_checkpoints_are_their_trial_runs() -> None:
+    """The two committed two-layer LSTMs are byte-for-byte one seed's trial run of the recipe
+    their name now gives (the record keeps the trial's name); every other committed
+    checkpoint was trained under its own name."""
+    promoted = {"two_layer_lstm", "two_layer_lstm_rows"}
+    assert promoted <= set(COMMITTED)
+    for stem in COMMITTED:
+        record = json.loads((CHECKPOINT_DIR / f"{stem}.json").read_text())
+        if stem not in promoted:
+            assert record["name"] == stem
+            continue
+        name, seed = record["name"], record["recipe"]["seed"]
+        assert name != stem and get_recipe(name) == get_recipe(stem)
+        folder = TRIALS_DIR / f"{name}-seed{seed}"
+        for suffix in (".json", ".weights.h5"):
+            assert (CHECKPOINT_DIR / f"{stem}{suffix}").read_bytes() == (
+                folder / f"{name}{suffix}"
+            ).read_bytes(), f"{stem}{suffix} is not the file in {folder.name}"
+        fields = {k: v for k, v in vars(get_recipe(stem)).items() if k not in ("seed",)}
+        assert record["epochs"] == fields.pop("epochs")
+        assert [record["builder"], record["builder_kwargs"]] == [
+            fields.pop("builder"),
+            fields.pop("builder_kwargs"),
+        ]
+        assert {k: record["recipe"][k] for k in fields} == fields
+        assert seed in [run.seed for run in seed_runs(name)]

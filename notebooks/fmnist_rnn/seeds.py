@@ -3,7 +3,7 @@
 The recipe trials (``notebooks/checkpoints/trials/<recipe>-seed<k>/``) hold some recipes
 trained more than once, with different seeds::
 
-    runs = seeds.seed_runs("two_layer_lstm_erase_long")     # sorted by seed
+    runs = seeds.seed_runs("two_layer_lstm_erase_xl_wd")    # sorted by seed
     [run.test_accuracy for run in runs]
     seeds.across_seeds(columns_accuracies, rows_accuracies)  # Welch's t-test over seeds
 
