@@ -164,9 +164,9 @@ def test_readme_gives_the_measured_training_times() -> None:
 
 
 def test_promoted_checkpoints_are_their_trial_runs() -> None:
-    """The two committed two-layer LSTMs are byte-for-byte one seed's trial run of the recipe
-    their name now gives (the record keeps the trial's name); every other committed
-    checkpoint was trained under its own name."""
+    """The two committed two-layer LSTMs are byte-for-byte the trial run of the recipe their
+    name now gives whose seed reached the highest best validation accuracy (the record keeps
+    the trial's name); every other committed checkpoint was trained under its own name."""
     promoted = {"two_layer_lstm", "two_layer_lstm_rows"}
     assert promoted <= set(COMMITTED)
     for stem in COMMITTED:
@@ -188,4 +188,7 @@ def test_promoted_checkpoints_are_their_trial_runs() -> None:
             fields.pop("builder_kwargs"),
         ]
         assert {k: record["recipe"][k] for k in fields} == fields
-        assert seed in [run.seed for run in seed_runs(name)]
+        # The seed the rule picks among the recipe's runs: the highest best validation
+        # accuracy, a tie to the lower seed (test accuracy plays no part).
+        runs = seed_runs(name)
+        assert seed == max(runs, key=lambda run: (run.best_val_accuracy, -run.seed)).seed
