@@ -15,7 +15,15 @@ from scipy.stats import t as student_t
 from scipy.stats import ttest_ind
 
 from fmnist_rnn.checkpoints import CheckpointError
-from fmnist_rnn.seeds import TRIALS_DIR, across_seeds, new_run_interval, seed_runs, trial_recipes
+from fmnist_rnn.seeds import (
+    TRIALS_DIR,
+    SeedRun,
+    across_seeds,
+    chosen_run,
+    new_run_interval,
+    seed_runs,
+    trial_recipes,
+)
 
 
 def _write_run(trials: Path, folder: str, name: str, seed: int, test: float = 0.9) -> None:
@@ -113,6 +121,108 @@ def test_committed_trials_match_their_folders() -> None:
     for recipe in recipes:
         runs = seed_runs(recipe)  # raises on a mismatch
         assert all(r.folder.name == f"{recipe}-seed{r.seed}" for r in runs)
+
+
+def _run(seed: int, val: list[float], test: float = 0.9, recipe: str = "erase") -> SeedRun:
+    record = {"history": {"val_accuracy": val}, "test_accuracy": test, "recipe": {"seed": seed}}
+    return SeedRun(recipe, seed, Path(f"{recipe}-seed{seed}"), record)
+
+
+def test_chosen_run_takes_the_best_validation_and_ignores_test() -> None:
+    runs = [
+        _run(0, [0.80, 0.91, 0.90], test=0.95),  # the best test, not the best validation
+        _run(1, [0.85, 0.92], test=0.88),  # best validation 0.92, at its last epoch
+        _run(2, [0.93, 0.60], test=0.89),  # its best epoch came first: 0.93
+    ]
+    assert chosen_run(runs).seed == 2
+    assert chosen_run(runs[:2]).seed == 1
+    assert chosen_run(runs[:1]).seed == 0
+
+
+def test_chosen_run_breaks_a_tie_towards_the_lower_seed_in_any_order() -> None:
+    tied = [_run(5, [0.92]), _run(3, [0.90, 0.92]), _run(4, [0.91])]
+    assert chosen_run(tied).seed == 3
+    assert chosen_run(tied[::-1]).seed == 3
+
+
+def test_chosen_run_refuses_nothing_and_mixed_recipes() -> None:
+    with pytest.raises(ValueError, match="at least one run"):
+        chosen_run([])
+    with pytest.raises(ValueError, match=r"one recipe, got runs of \['erase', 'flips'\]"):
+        chosen_run([_run(0, [0.9]), _run(1, [0.8], recipe="flips")])
+
+
+_KERAS_EPOCH = "860/860 - {s}s - 77ms/step - accuracy: 0.9 - loss: 0.3 - val_accuracy: 0.9"
+
+
+def _log_run(tmp_path: Path, epochs: int, lines: list[str]) -> SeedRun:
+    (tmp_path / "train.log").write_text("\n".join(lines) + "\n")
+    record = {"epochs": epochs, "history": {"val_accuracy": [0.9] * epochs}, "recipe": {}}
+    return SeedRun("erase", 0, tmp_path, record)
+
+
+def _epochs(first: int, seconds: list[int], of: int) -> list[str]:
+    lines = []
+    for k, s in enumerate(seconds, start=first):
+        lines += [f"Epoch {k}/{of}", _KERAS_EPOCH.format(s=s)]
+    return lines
+
+
+def test_training_log_reads_each_epoch_and_the_later_try_of_a_repeated_one(tmp_path) -> None:
+    start = "implementation: fast, 2 chain(s): 2 usable CPU cores and no GPU"
+    lines = [start, "I0000 oneDNN custom operations are on."]
+    lines += _epochs(1, [70, 66, 150], of=6)
+    lines += ["Epoch 4/6", "320/860 ━━━━━━━━━━━━━━━ 31s 98ms/step"]  # cut short: no end line
+    lines += [start, *_epochs(4, [67, 65, 66], of=6)]  # resumed at epoch 4
+    lines += ["157/157 - 3s - 20ms/step - accuracy: 0.9 - loss: 0.3"]  # an evaluation after
+    log = _log_run(tmp_path, 6, lines).training_log()
+    assert log.starts == 2
+    assert log.seconds.tolist() == [70, 66, 150, 67, 65, 66]
+    # The median of the six is 66.5; only epoch 3 took over 1.2 times that (79.8 s).
+    assert log.slow_epochs().tolist() == [3]
+    assert log.slow_epochs(factor=1.05).tolist() == [1, 3]  # over 69.8 s
+
+
+def test_training_log_takes_a_repeated_epoch_from_its_second_try(tmp_path) -> None:
+    start = "implementation: fast, 1 chain(s)"
+    lines = [start, *_epochs(1, [60, 90], of=3), start, *_epochs(2, [61, 62], of=3)]
+    assert _log_run(tmp_path, 3, lines).training_log().seconds.tolist() == [60, 61, 62]
+
+
+def test_training_log_says_what_is_missing(tmp_path) -> None:
+    with pytest.raises(CheckpointError, match=r"has no train\.log"):
+        SeedRun("erase", 0, tmp_path, {"epochs": 3}).training_log()
+    gap = _epochs(1, [60], of=3) + _epochs(3, [60], of=3)
+    with pytest.raises(
+        CheckpointError, match=r"times 2 epochs; the record has 3; missing epochs 2 \("
+    ):
+        _log_run(tmp_path, 3, gap).training_log()
+    longer = _epochs(1, [60] * 8, of=8)
+    with pytest.raises(CheckpointError, match=r"epochs beyond the record 4, 5, 6, 7, 8 \("):
+        _log_run(tmp_path, 3, longer).training_log()
+    with pytest.raises(CheckpointError, match=r"missing epochs 1, 2, 3, 4, 5, \.\.\. \(8 in all\)"):
+        _log_run(tmp_path, 8, ["no epochs"]).training_log()
+    twice = _epochs(1, [60, 61], of=2) + _epochs(2, [62], of=2)  # no start in between
+    with pytest.raises(CheckpointError, match="times epoch 2 twice in one start"):
+        _log_run(tmp_path, 2, twice).training_log()
+
+
+def test_committed_training_logs_time_every_epoch() -> None:
+    """Every committed trial with a train.log (the chapters read them) times each epoch once."""
+    logged = [
+        run
+        for recipe in trial_recipes()
+        for run in seed_runs(recipe)
+        if (run.folder / "train.log").is_file()
+    ]
+    assert len(logged) >= 5
+    for run in logged:
+        log = run.training_log()  # raises on a missing or doubled epoch
+        assert log.starts >= 1 and len(log.seconds) == run.record["epochs"]
+    # One resumed run, read by hand: stopped during epoch 21, which its second start redid.
+    (resumed,) = [run for run in logged if run.folder.name == "two_layer_lstm_erase_xl_wd-seed0"]
+    log = resumed.training_log()
+    assert log.starts == 2 and log.seconds[19:22].tolist() == [63, 74, 64]
 
 
 def test_new_run_interval_against_the_cauchy_case() -> None:

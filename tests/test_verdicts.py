@@ -8,6 +8,7 @@ import pytest
 from fmnist_rnn.seeds import across_seeds
 from fmnist_rnn.verdicts import (
     count_runs,
+    duration_text,
     number_word,
     p_text,
     pair_direction,
@@ -44,6 +45,30 @@ def test_counts_in_words() -> None:
 )
 def test_two_significant_digits(x: float, text: str) -> None:
     assert two_digits(x) == text
+
+
+@pytest.mark.parametrize(
+    ("minutes", "digits", "text"),
+    [
+        (88.153, 0, "88 minutes"),
+        (9.9, 1, "9.9 minutes"),
+        (1.0, 0, "1 minute"),
+        (1.0, 1, "1.0 minutes"),
+        (0.2283, 0, "14 seconds"),  # 13.7 s: not "0 minutes"
+        (1 / 60, 1, "1 second"),
+        (0.999, 0, "1 minute"),  # 59.94 s: a whole minute, not "60 seconds"
+        (59.4 / 60, 0, "59 seconds"),
+        (0.0, 0, "0 seconds"),
+    ],
+)
+def test_duration_text(minutes: float, digits: int, text: str) -> None:
+    assert duration_text(minutes, digits) == text
+
+
+@pytest.mark.parametrize("minutes", [-1.0, float("nan")])
+def test_duration_text_refuses_what_is_not_a_time(minutes: float) -> None:
+    with pytest.raises(ValueError, match="needs a time in minutes"):
+        duration_text(minutes)
 
 
 def test_value_span() -> None:

@@ -5,6 +5,8 @@ trained more than once, with different seeds::
 
     runs = seeds.seed_runs("two_layer_lstm_erase_xl_wd")    # sorted by seed
     [run.test_accuracy for run in runs]
+    seeds.chosen_run(runs)                   # the run a committed checkpoint copies
+    runs[0].training_log().seconds           # each epoch's seconds, from its train.log
     seeds.across_seeds(columns_accuracies, rows_accuracies)  # Welch's t-test over seeds
 
 A single run says how one trained network does on the test images; only repeated runs
@@ -28,13 +30,38 @@ from .checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint, load_
 __all__ = [
     "TRIALS_DIR",
     "SeedRun",
+    "TrainingLog",
     "across_seeds",
+    "chosen_run",
     "new_run_interval",
     "seed_runs",
     "trial_recipes",
 ]
 
 TRIALS_DIR = CHECKPOINT_DIR / "trials"
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingLog:
+    """What a run's ``train.log`` (the training command's own output) says about its time."""
+
+    seconds: np.ndarray
+    """The seconds of each epoch, epoch 1 first; where a resumed run repeated an epoch that
+    an interruption cut short, the repeat (the interrupted try never finished)."""
+    starts: int
+    """How often the command started: 1 for a run that was never interrupted."""
+
+    def slow_epochs(self, factor: float = 1.2) -> np.ndarray:
+        """The epochs (counted from 1) that took more than ``factor`` times the median epoch:
+        those that shared the machine with other work."""
+        return np.flatnonzero(self.seconds > factor * np.median(self.seconds)) + 1
+
+
+# The training command prints one line when it starts (its fast-path choice), then Keras
+# (verbose=2) prints "Epoch k/N" and, when epoch k ends, "860/860 - 66s - 77ms/step - ...".
+_START = re.compile(r"^implementation: ")
+_EPOCH = re.compile(r"^Epoch (\d+)/\d+$")
+_EPOCH_END = re.compile(r"^\d+/\d+ - (\d+)s - ")
 
 
 @dataclass(frozen=True)
@@ -60,6 +87,66 @@ class SeedRun:
         """The trained model (plain Keras, the recorded builder) with the run's weights."""
         model, _ = load_checkpoint(self.recipe, self.folder)
         return model
+
+    def training_log(self) -> TrainingLog:
+        """Each epoch's seconds and the number of starts, read from the run's ``train.log``.
+
+        Raises:
+            CheckpointError: no ``train.log``, one that does not time every epoch of the
+                record, or one that times an epoch twice within one start.
+        """
+        path = self.folder / "train.log"
+        if not path.is_file():
+            raise CheckpointError(f"{self.folder} has no train.log (the training command's output)")
+        seconds: dict[int, int] = {}  # epoch -> seconds of its last try
+        this_start: set[int] = set()  # the epochs timed since the last start
+        starts, epoch = 0, None  # epoch: the "Epoch k/N" whose end line is still to come
+        for line in path.read_text().splitlines():
+            if _START.match(line):
+                starts, epoch, this_start = starts + 1, None, set()
+            elif match := _EPOCH.match(line):
+                epoch = int(match[1])
+            elif (match := _EPOCH_END.match(line)) and epoch is not None:
+                if epoch in this_start:
+                    raise CheckpointError(f"{path} times epoch {epoch} twice in one start")
+                seconds[epoch] = int(match[1])  # a resumed epoch: its later try counts
+                this_start.add(epoch)
+                epoch = None  # a later "N/N - Ks" line (an evaluation) times no epoch
+        expected = list(range(1, int(self.record["epochs"]) + 1))
+        if sorted(seconds) != expected:
+            missing = sorted(set(expected) - set(seconds))
+            extra = sorted(set(seconds) - set(expected))
+            raise CheckpointError(
+                f"{path} times {len(seconds)} epochs; the record has {len(expected)}"
+                + (f"; missing epochs {_listed(missing)}" if missing else "")
+                + (f"; epochs beyond the record {_listed(extra)}" if extra else "")
+                + " (the training command writes one line per epoch when its output is not a "
+                "terminal: Keras's verbose=2)"
+            )
+        return TrainingLog(np.array([seconds[k] for k in expected]), starts)
+
+
+def _listed(numbers: list[int], most: int = 5) -> str:
+    """'3, 7' or '1, 2, 3, 4, 5, ... (75 in all)'."""
+    head = ", ".join(map(str, numbers[:most]))
+    return head if len(numbers) <= most else f"{head}, ... ({len(numbers)} in all)"
+
+
+def chosen_run(runs: Sequence[SeedRun]) -> SeedRun:
+    """The run a committed checkpoint copies, by the rule written down in advance:
+    the highest best validation accuracy; a tie goes to the lower seed. Test accuracy plays
+    no part. ``runs`` are the runs the rule compares (for example seeds 0, 1 and 2 of
+    :func:`seed_runs`); the caller chooses them.
+
+    Raises:
+        ValueError: no runs, or runs of more than one recipe.
+    """
+    if not runs:
+        raise ValueError("chosen_run needs at least one run to choose from")
+    recipes = sorted({run.recipe for run in runs})
+    if len(recipes) > 1:
+        raise ValueError(f"chosen_run compares seeds of one recipe, got runs of {recipes}")
+    return max(runs, key=lambda run: (run.best_val_accuracy, -run.seed))
 
 
 def _seed_folders(directory: Path) -> list[tuple[str, int, Path]]:

@@ -18,6 +18,7 @@ from scipy.stats import t as student_t
 
 __all__ = [
     "count_runs",
+    "duration_text",
     "number_word",
     "p_text",
     "pair_direction",
@@ -43,6 +44,16 @@ def number_word(n: int) -> str:
 def count_runs(n: int) -> str:
     """'no run', 'one run', 'two runs', ..., '12 runs'."""
     return f"{number_word(n)} run" + ("" if n < 2 else "s")
+
+
+def duration_text(minutes: float, digits: int = 0) -> str:
+    """A training time in words: '88 minutes', '9.9 minutes' (``digits=1``), and in seconds
+    below one minute ('14 seconds'), where a count of minutes would print as 0."""
+    if not minutes >= 0:  # also refuses NaN, a record without a wall time
+        raise ValueError(f"duration_text needs a time in minutes, got {minutes}")
+    seconds = round(minutes * 60)
+    number, unit = (f"{seconds}", "second") if seconds < 60 else (f"{minutes:.{digits}f}", "minute")
+    return f"{number} {unit}" + ("" if number == "1" else "s")
 
 
 def two_digits(x: float) -> str:
