@@ -7,6 +7,7 @@ import pytest
 
 from fmnist_rnn.seeds import across_seeds
 from fmnist_rnn.verdicts import (
+    and_list,
     count_runs,
     duration_text,
     number_word,
@@ -19,6 +20,14 @@ from fmnist_rnn.verdicts import (
     welch_summary,
     welch_verdict,
 )
+
+
+def test_and_list() -> None:
+    assert and_list([0]) == "0"
+    assert and_list((0, 1)) == "0 and 1"
+    assert and_list(seed for seed in (0, 1, 2)) == "0, 1 and 2"  # any iterable, once
+    with pytest.raises(ValueError, match="at least one item"):
+        and_list([])
 
 
 def test_counts_in_words() -> None:

@@ -11,12 +11,13 @@ behind that the numbers contradict::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from scipy.stats import t as student_t
 
 __all__ = [
+    "and_list",
     "count_runs",
     "duration_text",
     "number_word",
@@ -39,6 +40,14 @@ def number_word(n: int) -> str:
     if n < 0:
         raise ValueError(f"number_word needs a count, got {n}")
     return _WORDS[n] if n < len(_WORDS) else str(n)
+
+
+def and_list(items: Iterable[object]) -> str:
+    """The items as a list in words: '0', '0 and 1', '0, 1 and 2'."""
+    words = [str(item) for item in items]
+    if not words:
+        raise ValueError("and_list needs at least one item")
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def count_runs(n: int) -> str:
@@ -97,9 +106,8 @@ def pair_direction(diffs: Sequence[float], row_runs: int, column_runs: int) -> s
             rows = "the row run is" if row_runs == 1 else "every row run is"
             return f"{rows} {phrase} {columns} ({values})"
     ways = [f"{way} in {number_word(k)}" for way, k in counts.items() if k]
-    ways_text = ", ".join(ways[:-1]) + " and " + ways[-1]
     rows = "the row run is" if row_runs == 1 else "the row runs are"
-    return f"{rows} {ways_text} of the {number_word(n)} pairs ({values})"
+    return f"{rows} {and_list(ways)} of the {number_word(n)} pairs ({values})"
 
 
 def significance_count(p_adjusted: Sequence[float], level: float = 0.05) -> str:
