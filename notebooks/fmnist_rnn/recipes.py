@@ -88,7 +88,7 @@ _ERASE_XL = replace(
 # 0.911-0.919 from epoch 50 on (seed 0: best 0.9190): the same with weight decay. The
 # 64,500 learning rates add up to about 48, so decay alone would scale a weight by about
 # exp(-0.05 * 48) = 0.09 over the run. Seed 0 reached a best validation accuracy of 0.9244
-# (training 0.951 at the end). Three column seeds and two row seeds so far; it is the
+# (training 0.951 at the end). Three seeds of each reader have run; it is the
 # committed two-layer LSTMs' recipe, though it takes about 82 minutes (the README's
 # estimate), not the hour first aimed at (no recipe tried reached 0.915 on test within it).
 _ERASE_XL_WD = replace(
