@@ -11,11 +11,14 @@ speed over the first configuration's in the same round), validation and test
 accuracy after the same images, and a validation curve against training time.
 
 TensorFlow's thread pools are per process and fixed by its first operation, so
-when some configuration sets ``threads``, every distinct setting trains in a
+when some configuration sets ``threads``, every configuration trains alone in a
 worker process of its own: a one-process
 ``concurrent.futures.ProcessPoolExecutor`` (``spawn`` start method), whose
-initializer sets the pools before TensorFlow runs anything. Otherwise everything
-runs in this process. ``benchmarks/train_speed.py`` is the command line.
+initializer sets the pools (or leaves TensorFlow's defaults) before TensorFlow runs
+anything. Alone, because the Keras example trained slower when it shared its process
+with other configurations than alone (``benchmarks/README.md``), which tilted the
+ratios towards the configurations that had a process to themselves. Otherwise everything runs in
+this process. ``benchmarks/train_speed.py`` is the command line.
 """
 
 from __future__ import annotations
@@ -111,12 +114,13 @@ class StretchTrainer:
         }
 
     def final(self, j: int) -> dict:
-        """Accuracy on the whole validation and test splits, and the pools trained under."""
+        """Accuracy on the whole validation and test splits; the pools and process trained in."""
         a = self.arrays
         return {
             "val_accuracy": self.accuracy(j, prepare(a["x_val"]), a["y_val"]),
             "test_accuracy": self.accuracy(j, prepare(a["x_test"]), a["y_test"]),
             "threads": current_threads(),
+            "process_id": os.getpid(),
         }
 
 
@@ -159,10 +163,10 @@ def run(
 ) -> list[dict]:
     """Train every configuration for ``rounds`` stretches of ``chunk`` images, interleaved.
 
-    ``configs[0]`` is the reference of the ratios. Configurations with ``threads``
-    train in one worker process per distinct setting (the others then share a
-    worker on TensorFlow's default pools); ``timeout`` bounds every request to a
-    worker. ``chosen`` marks the row with the same settings as ``"default": true``.
+    ``configs[0]`` is the reference of the ratios. If any configuration sets
+    ``threads``, each configuration trains in a worker process of its own (on its
+    ``threads``, or on TensorFlow's default pools); ``timeout`` bounds every request
+    to a worker. ``chosen`` marks the row with the same settings as ``"default": true``.
     """
     keras.utils.set_random_seed(seed)
     initial = KERAS_EXAMPLE.build().get_weights()
@@ -184,23 +188,19 @@ def run(
     loads = []
     with contextlib.ExitStack() as stack:
         if workers:
-            groups: dict = {}
-            for j, config in enumerate(configs):
-                groups.setdefault(config.threads or (0, 0), []).append(j)
             spawn = multiprocessing.get_context("spawn")
             ask = {}
-            for threads, indices in groups.items():
-                names = ", ".join(configs[j].name for j in indices)
-                log(f"worker process, threads {threads}: {names}")
+            for j, config in enumerate(configs):
+                threads = config.threads or (0, 0)
+                log(f"worker process, threads {threads}: {config.name}")
                 pool = ProcessPoolExecutor(1, spawn, initializer=_set_threads, initargs=(threads,))
                 stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-                mine = {j: configs[j] for j in indices}
-                pool.submit(_setup, mine, arrays, initial, chunk, seed).result(timeout)
+                pool.submit(_setup, {j: config}, arrays, initial, chunk, seed).result(timeout)
 
                 def request(method, *args, pool=pool):
                     return pool.submit(_call, method, timeout, *args).result(timeout + 60)
 
-                ask.update(dict.fromkeys(indices, request))
+                ask[j] = request
         else:
             trainer = StretchTrainer(dict(enumerate(configs)), arrays, initial, chunk)
             ask = dict.fromkeys(
@@ -236,6 +236,7 @@ def run(
                 **{k: getattr(config, k) for k in ("warmup_images", "precision", "jit_compile")},
                 "threads": finals[j]["threads"],
                 "worker_process": workers,
+                "process_id": finals[j]["process_id"],
                 "images_per_s": statistics.median(speeds[j][timed]),
                 "images_per_s_stretches": speeds[j],
                 "images_per_s_whole_fit_calls": call_speeds[j],
