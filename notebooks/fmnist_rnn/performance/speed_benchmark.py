@@ -11,14 +11,18 @@ speed over the first configuration's in the same round), validation and test
 accuracy after the same images, and a validation curve against training time.
 
 TensorFlow's thread pools are per process and fixed by its first operation, so
-when some configuration sets ``threads``, every configuration trains alone in a
-worker process of its own: a one-process
-``concurrent.futures.ProcessPoolExecutor`` (``spawn`` start method), whose
-initializer sets the pools (or leaves TensorFlow's defaults) before TensorFlow runs
-anything. Alone, because the Keras example trained slower when it shared its process
-with other configurations than alone (``benchmarks/README.md``), which tilted the
-ratios towards the configurations that had a process to themselves. Otherwise everything runs in
-this process. ``benchmarks/train_speed.py`` is the command line.
+when some configuration sets ``threads``, the configurations train in worker
+processes: one-process ``concurrent.futures.ProcessPoolExecutor`` s (``spawn`` start
+method), whose initializer sets the pools (or leaves TensorFlow's defaults) before
+TensorFlow runs anything. The reference (the first configuration) trains alone in
+one; the others share one per distinct thread setting. Alone, because the Keras
+example trained slower when it shared its process with the other configurations on
+TensorFlow's default pools (``benchmarks/README.md``), which tilted every ratio
+upwards; a process per configuration would be fairer still, but fifteen of them do
+not fit in the memory of the machine that measured the committed results.
+Otherwise everything trains in this process. Either way the workers only train:
+every accuracy is computed here, by one :class:`Evaluator`, from the weights each
+stretch returns. ``benchmarks/train_speed.py`` is the command line.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from .configurations import KERAS_EXAMPLE, TrainConfig
 from .fast_lstm import fast_two_layer_lstm
 from .hardware import FastPath, apply_threads
 
-__all__ = ["StretchTrainer", "current_threads", "run", "table"]
+__all__ = ["Evaluator", "StretchTrainer", "current_threads", "run", "table"]
 
 
 def current_threads() -> dict | None:
@@ -69,31 +73,22 @@ class _Timer(keras.callbacks.Callback):
 class StretchTrainer:
     """Trains some configurations stretch by stretch (in this process or in a worker).
 
-    ``arrays`` holds uint8 ``x_train``/``y_train`` (all stretches, in order),
-    ``x_curve``/``y_curve`` (validation images per curve point) and the whole
-    validation and test splits.
+    ``arrays`` holds the uint8 training images ``x_train`` and labels ``y_train`` of
+    all stretches, in order. It only trains: every accuracy is computed by the
+    caller's :class:`Evaluator`, from the weights each stretch returns.
     """
 
     def __init__(self, configs: dict[int, TrainConfig], arrays, initial, chunk: int) -> None:
         self.configs, self.arrays, self.chunk = configs, arrays, chunk
-        self.x_curve = prepare(arrays["x_curve"])
         self.clock = dict.fromkeys(configs, 0.0)
-        # Accuracy on a float32 FastLSTM copy (the same function, tests/test_fast_lstm.py),
-        # so that evaluation costs the same for every configuration; never timed.
-        self.evaluator = KERAS_EXAMPLE.compile(fast_two_layer_lstm(skip_blank=True))
         self.models = {}
         for j, config in configs.items():
             model = config.build()
             model.set_weights(initial)
             self.models[j] = config.compile(model)
 
-    def accuracy(self, j: int, x: np.ndarray, y: np.ndarray) -> float:
-        """Accuracy of configuration ``j``'s weights (on the evaluator copy)."""
-        self.evaluator.set_weights(self.models[j].get_weights())
-        return float(self.evaluator.evaluate(x, y, batch_size=500, verbose=0)[1])
-
     def train(self, j: int, r: int) -> dict:
-        """Train configuration ``j`` on stretch ``r``; its timings and validation accuracy."""
+        """Train configuration ``j`` on stretch ``r``; its timings and weights after it."""
         part = slice(r * self.chunk, (r + 1) * self.chunk)
         timer, start = _Timer(), time.perf_counter()
         self.models[j].fit(
@@ -110,18 +105,29 @@ class StretchTrainer:
             "seconds": timer.seconds,
             "call_seconds": call_seconds,
             "train_seconds": self.clock[j],
-            "val_accuracy": self.accuracy(j, self.x_curve, self.arrays["y_curve"]),
+            "weights": self.models[j].get_weights(),
         }
 
-    def final(self, j: int) -> dict:
-        """Accuracy on the whole validation and test splits; the pools and process trained in."""
-        a = self.arrays
-        return {
-            "val_accuracy": self.accuracy(j, prepare(a["x_val"]), a["y_val"]),
-            "test_accuracy": self.accuracy(j, prepare(a["x_test"]), a["y_test"]),
-            "threads": current_threads(),
-            "process_id": os.getpid(),
-        }
+    def where(self, j: int) -> dict:
+        """The thread pools and the process configuration ``j`` trained in."""
+        return {"threads": current_threads(), "process_id": os.getpid()}
+
+
+class Evaluator:
+    """Accuracy of any configuration's weights on one float32 ``FastLSTM`` copy.
+
+    The same function as every configuration's model (``tests/test_fast_lstm.py``),
+    so evaluation costs the same for all of them; it is never timed, and it runs in
+    the calling process, so that worker processes hold only what they train.
+    """
+
+    def __init__(self) -> None:
+        self.model = KERAS_EXAMPLE.compile(fast_two_layer_lstm(skip_blank=True))
+
+    def accuracy(self, weights: list, x: np.ndarray, y: np.ndarray) -> float:
+        """Accuracy of ``weights`` on uint8 images ``x`` and labels ``y``."""
+        self.model.set_weights(weights)
+        return float(self.model.evaluate(prepare(x), y, batch_size=500, verbose=0)[1])
 
 
 # --- what a worker process runs (module-level functions: the spawn context pickles them by name)
@@ -164,43 +170,43 @@ def run(
     """Train every configuration for ``rounds`` stretches of ``chunk`` images, interleaved.
 
     ``configs[0]`` is the reference of the ratios. If any configuration sets
-    ``threads``, each configuration trains in a worker process of its own (on its
-    ``threads``, or on TensorFlow's default pools); ``timeout`` bounds every request
-    to a worker. ``chosen`` marks the row with the same settings as ``"default": true``.
+    ``threads``, the reference trains alone in a worker process, and the others in one
+    worker process per distinct thread setting (``None``: TensorFlow's default pools);
+    ``timeout`` bounds every request to a worker. ``chosen`` marks the row with the
+    same settings as ``"default": true``.
     """
     keras.utils.set_random_seed(seed)
     initial = KERAS_EXAMPLE.build().get_weights()
     order = np.random.default_rng(seed).permutation(len(splits.y_train))
     need = chunk * rounds
     order = np.concatenate([order] * (need // len(order) + 1))[:need]
-    arrays = {
-        "x_train": splits.x_train[order],
-        "y_train": splits.y_train[order],
-        "x_curve": splits.x_val[:val_images],
-        "y_curve": splits.y_val[:val_images],
-        "x_val": splits.x_val,
-        "y_val": splits.y_val,
-        "x_test": splits.x_test,
-        "y_test": splits.y_test,
-    }
+    arrays = {"x_train": splits.x_train[order], "y_train": splits.y_train[order]}
+    evaluator = Evaluator()
+    x_curve, y_curve = splits.x_val[:val_images], splits.y_val[:val_images]
     workers = any(c.threads is not None for c in configs)
     speeds, call_speeds, curves = ([[] for _ in configs] for _ in range(3))
+    weights: list = [None] * len(configs)
     loads = []
     with contextlib.ExitStack() as stack:
         if workers:
+            groups: dict = {}  # the reference alone; the others by thread setting
+            for j, config in enumerate(configs):
+                groups.setdefault("reference" if j == 0 else config.threads, []).append(j)
             spawn = multiprocessing.get_context("spawn")
             ask = {}
-            for j, config in enumerate(configs):
-                threads = config.threads or (0, 0)
-                log(f"worker process, threads {threads}: {config.name}")
+            for indices in groups.values():
+                threads = configs[indices[0]].threads or (0, 0)
+                names = ", ".join(configs[j].name for j in indices)
+                log(f"worker process, threads {threads}: {names}")
                 pool = ProcessPoolExecutor(1, spawn, initializer=_set_threads, initargs=(threads,))
                 stack.callback(pool.shutdown, wait=True, cancel_futures=True)
-                pool.submit(_setup, {j: config}, arrays, initial, chunk, seed).result(timeout)
+                mine = {j: configs[j] for j in indices}
+                pool.submit(_setup, mine, arrays, initial, chunk, seed).result(timeout)
 
                 def request(method, *args, pool=pool):
                     return pool.submit(_call, method, timeout, *args).result(timeout + 60)
 
-                ask[j] = request
+                ask.update(dict.fromkeys(indices, request))
         else:
             trainer = StretchTrainer(dict(enumerate(configs)), arrays, initial, chunk)
             ask = dict.fromkeys(
@@ -212,16 +218,17 @@ def run(
                 answer = ask[j]("train", j, r)
                 speeds[j].append(chunk / answer["seconds"])
                 call_speeds[j].append(chunk / answer["call_seconds"])
+                weights[j] = answer["weights"]
                 curves[j].append(
                     {
                         "images": chunk * (r + 1),
                         "train_seconds": answer["train_seconds"],
-                        "val_accuracy": answer["val_accuracy"],
+                        "val_accuracy": evaluator.accuracy(weights[j], x_curve, y_curve),
                     }
                 )
                 log(f"round {r + 1}/{rounds} {configs[j].name:24s} {speeds[j][-1]:8.1f} images/s")
             loads.append(os.getloadavg()[0])
-        finals = [ask[j]("final", j) for j in range(len(configs))]
+        places = [ask[j]("where", j) for j in range(len(configs))]
     timed = slice(1, None) if rounds > 1 else slice(None)
     rows = []
     for j, config in enumerate(configs):
@@ -234,16 +241,16 @@ def run(
                 "model_kwargs": dict(config.model_kwargs),
                 **{k: getattr(config, k) for k in ("batch_size", "optimizer", "learning_rate")},
                 **{k: getattr(config, k) for k in ("warmup_images", "precision", "jit_compile")},
-                "threads": finals[j]["threads"],
+                "threads": places[j]["threads"],
                 "worker_process": workers,
-                "process_id": finals[j]["process_id"],
+                "process_id": places[j]["process_id"],
                 "images_per_s": statistics.median(speeds[j][timed]),
                 "images_per_s_stretches": speeds[j],
                 "images_per_s_whole_fit_calls": call_speeds[j],
                 "ratio_to_keras_example": statistics.median(ratios),
                 "images_seen": need,
-                "val_accuracy": finals[j]["val_accuracy"],
-                "test_accuracy": finals[j]["test_accuracy"],
+                "val_accuracy": evaluator.accuracy(weights[j], splits.x_val, splits.y_val),
+                "test_accuracy": evaluator.accuracy(weights[j], splits.x_test, splits.y_test),
                 "curve": curves[j],
                 "default": chosen is not None and config.same_settings(chosen),
             }
