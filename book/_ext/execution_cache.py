@@ -35,7 +35,7 @@ INPUTS = (
     "notebooks/fmnist_rnn/**/*.py",
     "notebooks/checkpoints/*",
     "benchmarks/**/*.py",
-    "benchmarks/results/*",
+    "benchmarks/results/**/*",
     "constraints.txt",
 )
 
