@@ -180,6 +180,13 @@ def test_execution_cache_follows_the_package_not_the_notebooks(tmp_path: Path) -
     assert cache.inputs_digest(tmp_path) == before
     module.write_text("A = 2\n")
     assert cache.inputs_digest(tmp_path) != before
+    # benchmark results in subfolders (repeats/, earlier/) count too
+    nested = tmp_path / "benchmarks" / "results" / "repeats" / "run.json"
+    nested.parent.mkdir(parents=True)
+    nested.write_text("{}")
+    with_run = cache.inputs_digest(tmp_path)
+    nested.write_text('{"images_per_s": 1}')
+    assert cache.inputs_digest(tmp_path) != with_run
 
 
 def test_offline_check_tells_typeset_from_raw_math() -> None:
