@@ -5,25 +5,25 @@ same images in the same order). Training is cut into stretches of ``chunk``
 images, run round-robin (the order rotates every round; one configuration computes
 at a time), so that a change of machine load hits all of them alike. Per
 configuration :func:`run` reports ``images_per_s`` (median over the stretches
-after the first, which traces the graph, timed in each ``model.fit`` call from
-its first batch to the end of its last), ``ratio_to_keras_example`` (median over rounds of its
-speed over the first configuration's in the same round), validation and test
-accuracy after the same images, and a validation curve against training time.
+after the first, which traces the graph, timed in each ``model.fit`` call from its
+first batch to the end of its last), ``ratio_to_keras_example`` (median over rounds
+of its speed over the first configuration's in the same round), validation and
+test accuracy after the same images, and a validation curve against training time.
 
 TensorFlow's thread pools are per process and fixed by its first operation, so
 when some configuration sets ``threads``, the configurations train in worker
-processes: one-process ``concurrent.futures.ProcessPoolExecutor`` s (``spawn`` start
-method), whose initializer sets the pools (or leaves TensorFlow's defaults) before
-TensorFlow runs anything. The reference (the first configuration) trains alone in
-one; the others share one per distinct thread setting. Alone, because the Keras
-example trained slower when it shared its process with the other configurations on
-TensorFlow's default pools (``benchmarks/README.md``), which inflated the ratios of the
-configurations that trained in other processes; a process per configuration would
-be fairer still, but fifteen of them do not fit in the memory of the machine that
-measured the committed results.
-Otherwise everything trains in this process. Either way the workers only train:
-every accuracy is computed here, by one :class:`Evaluator`, from the weights each
-stretch returns. ``benchmarks/train_speed.py`` is the command line.
+processes, each a one-process ``concurrent.futures.ProcessPoolExecutor`` (``spawn``
+start method) whose initializer sets the pools (or leaves TensorFlow's defaults)
+before TensorFlow runs anything. The reference (the first configuration) trains
+alone in one; the others share one per distinct thread setting. Alone, because the
+Keras example trained slower when it shared its process with the other
+configurations on TensorFlow's default pools (``benchmarks/README.md``), which
+inflated the ratios of the configurations that trained in other processes; a process
+per configuration would be fairer still, but fifteen of them do not fit in the
+memory of the machine that measured the committed results. Otherwise everything
+trains in this process. Either way the workers only train: every accuracy is
+computed here, by one :class:`Evaluator`, from the weights each stretch returns.
+``benchmarks/train_speed.py`` is the command line.
 """
 
 from __future__ import annotations
